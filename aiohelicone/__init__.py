@@ -1,0 +1,118 @@
+"""aiohelicone: an async-first client for the Helicone AI Gateway, on asyncio and trio.
+
+Re-exports only. ``import aiohelicone`` is cheap: httpx2 and cattrs are imported when the
+first client is built (see benchmarks/), and nothing here reads files or starts threads.
+"""
+
+from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+from ._client import AsyncHelicone as AsyncHelicone
+from ._exceptions import APIConnectionError as APIConnectionError
+from ._exceptions import APIError as APIError
+from ._exceptions import APIResponseValidationError as APIResponseValidationError
+from ._exceptions import APIStatusError as APIStatusError
+from ._exceptions import APITimeoutError as APITimeoutError
+from ._exceptions import AuthenticationError as AuthenticationError
+from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import ConflictError as ConflictError
+from ._exceptions import ErrorDetail as ErrorDetail
+from ._exceptions import FallbackExhaustedError as FallbackExhaustedError
+from ._exceptions import HeliconeError as HeliconeError
+from ._exceptions import InternalServerError as InternalServerError
+from ._exceptions import InvalidInputError as InvalidInputError
+from ._exceptions import NotFoundError as NotFoundError
+from ._exceptions import PermissionDeniedError as PermissionDeniedError
+from ._exceptions import RateLimitError as RateLimitError
+from ._exceptions import StreamDeadlineError as StreamDeadlineError
+from ._exceptions import StreamFirstEventTimeoutError as StreamFirstEventTimeoutError
+from ._exceptions import StreamIdleTimeoutError as StreamIdleTimeoutError
+from ._exceptions import StreamInterruptedError as StreamInterruptedError
+from ._exceptions import StreamTruncatedError as StreamTruncatedError
+from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
+from ._helicone import CacheInfo as CacheInfo
+from ._helicone import HeliconeMetadata as HeliconeMetadata
+from ._helicone import HeliconeOptions as HeliconeOptions
+from ._helicone import RateLimitInfo as RateLimitInfo
+from ._helicone import RateLimitPolicy as RateLimitPolicy
+from ._models import ChatCompletion as ChatCompletion
+from ._models import ChatCompletionChunk as ChatCompletionChunk
+from ._models import ChatCompletionMessage as ChatCompletionMessage
+from ._models import ChatCompletionMessageToolCall as ChatCompletionMessageToolCall
+from ._models import Choice as Choice
+from ._models import ChoiceDelta as ChoiceDelta
+from ._models import ChoiceDeltaToolCall as ChoiceDeltaToolCall
+from ._models import ChunkChoice as ChunkChoice
+from ._models import Completion as Completion
+from ._models import CompletionChoice as CompletionChoice
+from ._models import CreateEmbeddingResponse as CreateEmbeddingResponse
+from ._models import Embedding as Embedding
+from ._models import EmbeddingUsage as EmbeddingUsage
+from ._models import Model as Model
+from ._models import ModelList as ModelList
+from ._models import Usage as Usage
+from ._modelstring import ModelChain as ModelChain
+from ._modelstring import ModelTarget as ModelTarget
+from ._modelstring import UnknownProviderWarning as UnknownProviderWarning
+from ._modelstring import parse_model as parse_model
+from ._retry import RetryPolicy as RetryPolicy
+from ._streaming import AsyncStream as AsyncStream
+from ._streaming import ChatCompletionStream as ChatCompletionStream
+from ._streaming import CompletionStream as CompletionStream
+from ._streaming import StreamTimeouts as StreamTimeouts
+from ._version import __version__ as __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncHelicone",
+    "AsyncStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "CacheInfo",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "ChatCompletionStream",
+    "Choice",
+    "ChoiceDelta",
+    "ChoiceDeltaToolCall",
+    "ChunkChoice",
+    "Completion",
+    "CompletionChoice",
+    "CompletionStream",
+    "ConflictError",
+    "CreateEmbeddingResponse",
+    "DEFAULT_BASE_URL",
+    "Embedding",
+    "EmbeddingUsage",
+    "ErrorDetail",
+    "FallbackExhaustedError",
+    "HeliconeError",
+    "HeliconeMetadata",
+    "HeliconeOptions",
+    "InternalServerError",
+    "InvalidInputError",
+    "Model",
+    "ModelChain",
+    "ModelList",
+    "ModelTarget",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RateLimitInfo",
+    "RateLimitPolicy",
+    "RetryPolicy",
+    "StreamDeadlineError",
+    "StreamFirstEventTimeoutError",
+    "StreamIdleTimeoutError",
+    "StreamInterruptedError",
+    "StreamTruncatedError",
+    "UnknownProviderWarning",
+    "UnprocessableEntityError",
+    "Usage",
+    "__version__",
+    "parse_model",
+]

@@ -1,0 +1,983 @@
+"""``AsyncHelicone``: the client object, its lifecycle and its resources.
+
+The send path is a chain of small steps, each owning one concern::
+
+    create(...)                      resources: validate arguments, build the JSON body
+      -> _Call (prepared request)    Helicone headers, request id, encoded body
+      -> AsyncHelicone._send         retries and backoff (_retry.py)
+           -> Transport.request      one HTTP exchange, httpx2 errors mapped (_transport.py)
+      -> _decode                     status -> typed error, JSON -> typed model + .helicone
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+import attrs
+
+from . import _retry
+from ._converter import ShapeError, structure
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    HeliconeError,
+    InvalidInputError,
+    make_status_error,
+)
+from ._helicone import HeliconeMetadata, HeliconeOptions, resolve_helicone
+from ._models import ChatCompletion, Completion, CreateEmbeddingResponse, ModelList
+from ._modelstring import parse_model
+from ._retry import RetryPolicy
+from ._streaming import StreamTimeouts
+from ._transport import RawResponse, Transport, default_timeout, make_timeout
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ._streaming import ChatCompletionStream, CompletionStream
+    from ._transport import StreamingResponse
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncHelicone"]
+
+DEFAULT_BASE_URL = "https://ai-gateway.helicone.ai/v1"
+
+M = TypeVar("M")
+R = TypeVar("R")
+
+
+def _json_default(value: object) -> Any:
+    raise TypeError(f"a value of type {type(value).__name__} is not JSON serialisable")
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(
+            body, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+        ).encode()
+    except ValueError as exc:
+        raise InvalidInputError("body", "contains a non-finite number (NaN or infinity)") from exc
+    except TypeError as exc:
+        raise InvalidInputError("body", str(exc)) from exc
+
+
+@attrs.frozen
+class _Call:
+    """One prepared request: everything needed to send it, and to send it again."""
+
+    method: str
+    path: str
+    content: bytes | None
+    headers: Mapping[str, str]
+    request_id: str | None
+    timeout: httpx2.Timeout | None
+    params: Mapping[str, Any] | None
+    retry: RetryPolicy
+    stream_timeouts: StreamTimeouts
+
+    @property
+    def stream_timeout(self) -> httpx2.Timeout | None:
+        """The httpx2 timeout for a stream: the read timeout becomes the idle budget."""
+        idle = self.stream_timeouts.idle
+        if idle is None:
+            return self.timeout
+        return _with_read_timeout(self.timeout, idle)
+
+
+class AsyncHelicone:
+    """An async client for the Helicone AI Gateway (OpenAI-compatible).
+
+    Use it as ``async with AsyncHelicone() as client:`` or close it with ``await client.aclose()``.
+    One client holds one connection pool: create it once (per process, or per web app
+    lifespan) and share it between tasks.
+
+    Args:
+        api_key: the Helicone API key; defaults to the ``HELICONE_API_KEY`` environment variable.
+        base_url: the gateway URL; defaults to ``HELICONE_BASE_URL``, then
+            ``https://ai-gateway.helicone.ai/v1``.
+        timeout: seconds for every phase, an ``httpx2.Timeout``, or None for no timeout.
+            Default: connect 10 s, read 120 s, write 30 s, pool 30 s.
+        max_retries: retries after the first try for retryable failures (see ``_retry``).
+        retry_policy: the full retry policy (its ``max_retries`` is overridden by
+            ``max_retries`` when that is given explicitly).
+        http_client: an ``httpx2.AsyncClient`` to use as it is (never closed by us).
+        limits: an ``httpx2.Limits`` for the pool we create.
+        default_headers: headers sent with every request.
+        helicone: default :class:`HeliconeOptions` for every call (per-call options win).
+        provider_api_key: legacy-proxy auth (``oai.helicone.ai`` and friends): the Helicone key
+            is then sent as ``Helicone-Auth: Bearer <api_key>`` and this key as
+            ``Authorization: Bearer <provider_api_key>``.
+        stream_timeouts: default :class:`StreamTimeouts` (first event, idle, total) of streams.
+
+    Raises:
+        HeliconeError: no API key was given and ``HELICONE_API_KEY`` is not set.
+        TypeError: ``http_client`` is not an ``httpx2.AsyncClient`` (or another argument has
+            the wrong type).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        limits: httpx2.Limits | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        helicone: HeliconeOptions | None = None,
+        provider_api_key: str | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> None:
+        if api_key is None:
+            api_key = os.environ.get("HELICONE_API_KEY")
+        if not api_key:
+            raise HeliconeError(
+                "No API key: pass api_key=... or set the HELICONE_API_KEY environment variable."
+            )
+        if not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
+        _check_header_value("api_key", api_key)
+        if provider_api_key is not None:
+            _check_header_value("provider_api_key", provider_api_key)
+        if base_url is None:
+            base_url = os.environ.get("HELICONE_BASE_URL") or DEFAULT_BASE_URL
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
+        if helicone is not None and not isinstance(helicone, HeliconeOptions):
+            raise TypeError(f"helicone must be HeliconeOptions, got {type(helicone).__name__}")
+        policy = retry_policy or RetryPolicy()
+        if max_retries is not None:
+            policy = attrs.evolve(policy, max_retries=_check_retries(max_retries))
+        self._retry = policy
+        self._options = helicone
+        if stream_timeouts is not None and not isinstance(stream_timeouts, StreamTimeouts):
+            raise TypeError("stream_timeouts must be a StreamTimeouts")
+        self._stream_defaults = stream_timeouts or StreamTimeouts()
+        self._legacy_auth = provider_api_key is not None
+        if provider_api_key is not None:
+            auth = {
+                "helicone-auth": f"Bearer {api_key}",
+                "authorization": f"Bearer {provider_api_key}",
+            }
+        else:
+            auth = {"authorization": f"Bearer {api_key}"}
+        self._transport = Transport(
+            base_url=base_url,
+            auth_headers=auth,
+            default_headers=default_headers,
+            timeout=default_timeout() if timeout == "default" else make_timeout(timeout),
+            limits=limits,
+            http_client=http_client,
+        )
+        self.chat = Chat(self)
+        self.completions = Completions(self)
+        self.embeddings = Embeddings(self)
+        self.models = Models(self)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncHelicone:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a caller-supplied ``http_client`` is left open)."""
+        await self._transport.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`aclose` has run."""
+        return self._transport.closed
+
+    @property
+    def base_url(self) -> str:
+        """The gateway URL every path is appended to."""
+        return self._transport.base_url
+
+    @property
+    def http_client(self) -> httpx2.AsyncClient:
+        """The pooled ``httpx2.AsyncClient`` this client sends through."""
+        return self._transport.http_client
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy of this client."""
+        return self._retry
+
+    @property
+    def helicone(self) -> HeliconeOptions | None:
+        """The default Helicone options of this client."""
+        return self._options
+
+    def __repr__(self) -> str:
+        auth = "legacy-proxy" if self._legacy_auth else "gateway"
+        return f"<AsyncHelicone base_url={self.base_url!r} auth={auth} api_key=<hidden>>"
+
+    # -- the send path ---------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        helicone: HeliconeOptions | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Any = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> _Call:
+        if helicone is not None and not isinstance(helicone, HeliconeOptions):
+            raise InvalidInputError("helicone", "must be a HeliconeOptions")
+        resolved = resolve_helicone(
+            self._options,
+            helicone,
+            metadata,
+            body_user=body.get("user") if body is not None else None,
+        )
+        headers = resolved.headers
+        if extra_headers:
+            headers = dict(headers)
+            for name, value in extra_headers.items():
+                _check_header_value(f"extra_headers[{name!r}]", value)
+                headers[name.lower()] = value
+        content = None
+        if body is not None:
+            if resolved.body_metadata is not None:
+                body["metadata"] = resolved.body_metadata
+            if extra_body:
+                body.update(extra_body)
+            content = _encode(body)
+        retry = self._retry
+        if max_retries is not None:
+            retry = attrs.evolve(retry, max_retries=_check_retries(max_retries))
+        return _Call(
+            method=method,
+            path=path,
+            content=content,
+            headers=headers,
+            request_id=resolved.request_id,
+            timeout=None if timeout == "default" else make_timeout(timeout),
+            params=extra_query,
+            retry=retry,
+            stream_timeouts=stream_timeouts or self._stream_defaults,
+        )
+
+    async def _with_retries(self, call: _Call, once: Callable[[], Awaitable[R]]) -> R:
+        """Run ``once`` until it succeeds, a failure is final, or retries run out."""
+        policy = call.retry
+        retries = 0
+        while True:
+            try:
+                return await once()
+            except APIConnectionError:  # includes timeouts
+                if retries >= policy.max_retries:
+                    raise
+                wait = policy.backoff(retries)
+            except APIStatusError as error:
+                if retries >= policy.max_retries or not policy.should_retry_status(error):
+                    raise
+                asked = _retry.retry_after_seconds(error.headers)
+                if asked is not None and asked > policy.max_retry_after:
+                    raise
+                wait = asked if asked is not None else policy.backoff(retries)
+            await _retry.sleep(wait)
+            retries += 1
+
+    async def _send(self, call: _Call) -> RawResponse:
+        """Send with retries; returns a 2xx/3xx answer or raises the typed error."""
+
+        async def once() -> RawResponse:
+            raw = await self._transport.request(
+                call.method,
+                call.path,
+                content=call.content,
+                headers=call.headers,
+                params=call.params,
+                timeout=call.timeout,
+                request_id=call.request_id,
+            )
+            if raw.status_code >= 400:
+                raise self._status_error(raw, call)
+            return raw
+
+        return await self._with_retries(call, once)
+
+    async def _open_with_retries(self, call: _Call) -> StreamingResponse:
+        """Open a stream with retries before its first byte; returns a 2xx answer."""
+
+        async def once() -> StreamingResponse:
+            response = await self._transport.open_stream(
+                call.method,
+                call.path,
+                content=call.content,
+                headers=call.headers,
+                params=call.params,
+                timeout=call.stream_timeout,
+                request_id=call.request_id,
+            )
+            if response.status_code < 400:
+                return response
+            try:
+                body = await response.read()
+            finally:
+                await response.aclose()
+            raise self._status_error(
+                RawResponse(response.status_code, response.headers, body), call
+            )
+
+        return await self._with_retries(call, once)
+
+    def _stream_timeouts(self, call: _Call) -> StreamTimeouts:
+        return call.stream_timeouts
+
+    def _status_error(self, raw: RawResponse, call: _Call) -> APIStatusError:
+        error = make_status_error(
+            raw.status_code,
+            raw.content,
+            raw.headers,
+            request_id=call.request_id,
+            retry_after=_retry.retry_after_seconds(raw.headers),
+        )
+        error.helicone = HeliconeMetadata.from_headers(raw.headers, sent_request_id=call.request_id)
+        return error
+
+    def _decode(self, raw: RawResponse, cls: type[M], call: _Call) -> M:
+        data = _parse_json(raw, call.request_id)
+        try:
+            result = structure(data, cls)
+        except ShapeError as exc:
+            raise APIResponseValidationError(
+                f"The gateway's answer does not have the expected shape: {exc}",
+                status_code=raw.status_code,
+                body=data,
+                request_id=call.request_id,
+            ) from exc
+        meta = HeliconeMetadata.from_headers(raw.headers, sent_request_id=call.request_id)
+        object.__setattr__(result, "helicone", meta)
+        return result
+
+    async def _request(self, cls: type[M], call: _Call) -> M:
+        raw = await self._send(call)
+        return self._decode(raw, cls, call)
+
+    async def _stream(self, call: _Call, kind: str) -> Any:
+        from ._streaming import open_stream
+
+        return await open_stream(self, call, kind)
+
+
+def _parse_json(raw: RawResponse, request_id: str | None) -> Any:
+    text = raw.content
+    if not text.strip():
+        raise APIResponseValidationError(
+            f"The gateway answered {raw.status_code} with an empty body.",
+            status_code=raw.status_code,
+            body="",
+            request_id=request_id,
+        )
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        excerpt = text[:200].decode("utf-8", errors="replace")
+        ctype = raw.headers.get("content-type", "?")
+        raise APIResponseValidationError(
+            f"The gateway answered {raw.status_code} ({ctype}) with a body that is not JSON: "
+            f"{excerpt!r}",
+            status_code=raw.status_code,
+            body=text.decode("utf-8", errors="replace"),
+            request_id=request_id,
+        ) from exc
+
+
+def _with_read_timeout(timeout: httpx2.Timeout | None, read: float) -> httpx2.Timeout:
+    import httpx2
+
+    base = timeout if timeout is not None else default_timeout()
+    return httpx2.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
+
+
+def _check_header_value(field: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidInputError(field, f"must be a str, got {type(value).__name__}")
+    if not value.isascii() or any(c in value for c in "\r\n\x00"):
+        # The value may be a secret: never echo it.
+        raise InvalidInputError(field, "contains characters not allowed in an HTTP header")
+
+
+def _check_retries(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError("max_retries", f"must be a non-negative int, got {value!r}")
+    return value
+
+
+# -- argument validation -------------------------------------------------------------------
+
+
+def _model(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError("model", f"must be a str, got {type(value).__name__}")
+    # stacklevel 4: parse_model <- _model <- create <- the caller's code.
+    return str(parse_model(value, stacklevel=4))
+
+
+def _finite(
+    field: str, value: object, low: float | None = None, high: float | None = None
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError(field, f"must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise InvalidInputError(field, f"must be a finite number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InvalidInputError(field, f"must be between {low} and {high}, got {value!r}")
+    return value
+
+
+def _int(field: str, value: object, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(field, f"must be an int, got {type(value).__name__}")
+    if value < low:
+        raise InvalidInputError(field, f"must be >= {low}, got {value}")
+    return value
+
+
+def _messages(value: object) -> list[Any]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+        raise InvalidInputError(
+            "messages", f"must be a list of message mappings, got {type(value).__name__}"
+        )
+    if not value:
+        raise InvalidInputError("messages", "must not be empty")
+    for i, message in enumerate(value):
+        if not isinstance(message, Mapping):
+            raise InvalidInputError(
+                f"messages[{i}]", f"must be a mapping, got {type(message).__name__}"
+            )
+        role = message.get("role")
+        if not isinstance(role, str) or not role:
+            raise InvalidInputError(f"messages[{i}].role", "is missing or not a string")
+    return list(value)
+
+
+def _stop(value: object) -> object:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence) and all(isinstance(s, str) for s in value):
+        return list(value)
+    raise InvalidInputError("stop", "must be a str or a list of str")
+
+
+def _set(body: dict[str, Any], name: str, value: object) -> None:
+    if value is not None:
+        body[name] = value
+
+
+def _sampling(
+    body: dict[str, Any],
+    *,
+    temperature: float | None,
+    top_p: float | None,
+    frequency_penalty: float | None,
+    presence_penalty: float | None,
+    max_tokens: int | None,
+    n: int | None,
+    seed: int | None,
+    stop: str | Sequence[str] | None,
+    logprobs: Any,
+    user: str | None,
+    stream_options: Mapping[str, Any] | None,
+) -> None:
+    if temperature is not None:
+        body["temperature"] = _finite("temperature", temperature, 0.0, 2.0)
+    if top_p is not None:
+        body["top_p"] = _finite("top_p", top_p, 0.0, 1.0)
+    if frequency_penalty is not None:
+        body["frequency_penalty"] = _finite("frequency_penalty", frequency_penalty, -2.0, 2.0)
+    if presence_penalty is not None:
+        body["presence_penalty"] = _finite("presence_penalty", presence_penalty, -2.0, 2.0)
+    if max_tokens is not None:
+        body["max_tokens"] = _int("max_tokens", max_tokens, 1)
+    if n is not None:
+        body["n"] = _int("n", n, 1)
+    if seed is not None:
+        body["seed"] = _int("seed", seed, -(2**63))
+    if stop is not None:
+        body["stop"] = _stop(stop)
+    _set(body, "logprobs", logprobs)
+    if user is not None:
+        if not isinstance(user, str):
+            raise InvalidInputError("user", f"must be a str, got {type(user).__name__}")
+        body["user"] = user
+    if stream_options is not None:
+        if not isinstance(stream_options, Mapping):
+            raise InvalidInputError("stream_options", "must be a mapping")
+        body["stream_options"] = dict(stream_options)
+
+
+class _Resource:
+    __slots__ = ("_client",)
+
+    def __init__(self, client: AsyncHelicone) -> None:
+        self._client = client
+
+
+class ChatCompletions(_Resource):
+    """``client.chat.completions``: the Chat Completions API."""
+
+    __slots__ = ()
+
+    @overload
+    async def create(
+        self,
+        *,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        stream: Literal[False] = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        stream: Literal[True],
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> ChatCompletionStream: ...
+
+    async def create(
+        self,
+        *,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        stream: bool = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> ChatCompletion | ChatCompletionStream:
+        """Create a chat completion (``POST /chat/completions``).
+
+        Args:
+            messages: the conversation: a list of mappings, each with a ``role``.
+            model: a model string: ``gpt-4o-mini``, ``gpt-4o-mini/openai``, a comma-separated
+                chain, ``!provider`` exclusions; LiteLLM's ``helicone/`` prefix is stripped.
+            stream: return an :class:`AsyncStream` of chunks instead of a completion.
+            temperature, top_p, max_tokens, max_completion_tokens, frequency_penalty,
+            presence_penalty, stop, n, seed, tools, tool_choice, parallel_tool_calls,
+            response_format, logprobs, top_logprobs, stream_options, user: OpenAI parameters,
+                sent only when given.
+            metadata: Helicone header names (LiteLLM style) become headers; other keys stay
+                in the body's ``metadata``.
+            helicone: per-call :class:`HeliconeOptions`, merged over the client's.
+            extra_headers, extra_query, extra_body: added to the request as they are.
+            timeout: per-call timeout (seconds, ``httpx2.Timeout`` or None).
+            max_retries: per-call retry count.
+            stream_timeouts: per-call :class:`StreamTimeouts` for ``stream=True``.
+
+        Returns:
+            A :class:`ChatCompletion` (with ``.helicone`` metadata), or an ``AsyncStream``.
+
+        Raises:
+            InvalidInputError: an argument is wrong (nothing was sent).
+            APIStatusError: the gateway answered with an error (a subclass per status).
+            APIConnectionError: the gateway could not be reached (``APITimeoutError`` on
+                timeouts).
+            APIResponseValidationError: the answer was not a chat completion.
+        """
+        body: dict[str, Any] = {"model": _model(model), "messages": _messages(messages)}
+        if stream:
+            body["stream"] = True
+        _sampling(
+            body,
+            temperature=temperature,
+            top_p=top_p,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            max_tokens=max_tokens,
+            n=n,
+            seed=seed,
+            stop=stop,
+            logprobs=logprobs,
+            user=user,
+            stream_options=stream_options,
+        )
+        if max_completion_tokens is not None:
+            body["max_completion_tokens"] = _int("max_completion_tokens", max_completion_tokens, 1)
+        if top_logprobs is not None:
+            body["top_logprobs"] = _int("top_logprobs", top_logprobs, 0)
+        if tools is not None:
+            body["tools"] = [dict(t) for t in tools]
+        _set(body, "tool_choice", tool_choice)
+        _set(body, "parallel_tool_calls", parallel_tool_calls)
+        _set(body, "response_format", response_format)
+        call = self._client._prepare(
+            "POST",
+            "chat/completions",
+            body,
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+        )
+        if stream:
+            result: ChatCompletionStream = await self._client._stream(call, "chat")
+            return result
+        return await self._client._request(ChatCompletion, call)
+
+
+class Chat(_Resource):
+    """``client.chat``."""
+
+    __slots__ = ("completions",)
+
+    def __init__(self, client: AsyncHelicone) -> None:
+        super().__init__(client)
+        self.completions = ChatCompletions(client)
+
+
+class Completions(_Resource):
+    """``client.completions``: the legacy text Completions API (``prompt`` in, text out)."""
+
+    __slots__ = ()
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        prompt: str | Sequence[str],
+        stream: Literal[False] = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        logprobs: int | None = None,
+        echo: bool | None = None,
+        suffix: str | None = None,
+        best_of: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> Completion: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        prompt: str | Sequence[str],
+        stream: Literal[True],
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        logprobs: int | None = None,
+        echo: bool | None = None,
+        suffix: str | None = None,
+        best_of: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> CompletionStream: ...
+
+    async def create(
+        self,
+        *,
+        model: str,
+        prompt: str | Sequence[str],
+        stream: bool = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        logprobs: int | None = None,
+        echo: bool | None = None,
+        suffix: str | None = None,
+        best_of: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> Completion | CompletionStream:
+        """Create a text completion (``POST /completions``).
+
+        The cloud AI gateway does not serve this endpoint (the legacy proxies do, with
+        ``provider_api_key``); a refusal comes back as a typed :class:`APIStatusError`.
+
+        Args:
+            model: a model string (see :meth:`ChatCompletions.create`).
+            prompt: the text (or texts) to continue.
+            stream: return an ``AsyncStream`` of :class:`Completion` chunks.
+            temperature, top_p, max_tokens, frequency_penalty, presence_penalty, stop, n,
+            seed, logprobs, echo, suffix, best_of, stream_options, user: OpenAI parameters,
+                sent only when given.
+            metadata, helicone, extra_headers, extra_query, extra_body, timeout, max_retries,
+            stream_timeouts: as for chat completions.
+
+        Returns:
+            A :class:`Completion` (with ``.helicone``), or an ``AsyncStream``.
+
+        Raises:
+            InvalidInputError, APIStatusError, APIConnectionError,
+            APIResponseValidationError: as for chat completions.
+        """
+        if isinstance(prompt, str):
+            prompt_value: object = prompt
+        elif isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt):
+            if not prompt:
+                raise InvalidInputError("prompt", "must not be empty")
+            prompt_value = list(prompt)
+        else:
+            raise InvalidInputError("prompt", "must be a str or a list of str")
+        body: dict[str, Any] = {"model": _model(model), "prompt": prompt_value}
+        if stream:
+            body["stream"] = True
+        _sampling(
+            body,
+            temperature=temperature,
+            top_p=top_p,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            max_tokens=max_tokens,
+            n=n,
+            seed=seed,
+            stop=stop,
+            logprobs=None if logprobs is None else _int("logprobs", logprobs, 0),
+            user=user,
+            stream_options=stream_options,
+        )
+        _set(body, "echo", echo)
+        _set(body, "suffix", suffix)
+        if best_of is not None:
+            body["best_of"] = _int("best_of", best_of, 1)
+        call = self._client._prepare(
+            "POST",
+            "completions",
+            body,
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+        )
+        if stream:
+            result: CompletionStream = await self._client._stream(call, "completion")
+            return result
+        return await self._client._request(Completion, call)
+
+
+class Embeddings(_Resource):
+    """``client.embeddings``: the Embeddings API."""
+
+    __slots__ = ()
+
+    async def create(
+        self,
+        *,
+        model: str,
+        input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        dimensions: int | None = None,
+        encoding_format: Literal["float", "base64"] | None = None,
+        user: str | None = None,
+        helicone: HeliconeOptions | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+    ) -> CreateEmbeddingResponse:
+        """Create embeddings (``POST /embeddings``).
+
+        The cloud AI gateway does not serve this endpoint (the legacy ``oai.helicone.ai``
+        proxy does, with ``provider_api_key``); a refusal is a typed :class:`APIStatusError`.
+
+        Args:
+            model: the embedding model.
+            input: a text, a list of texts, or token arrays.
+            dimensions: the vector size, for models that support it.
+            encoding_format: ``float`` or ``base64`` (base64 answers are decoded to floats).
+            user, helicone, metadata, extra_headers, extra_query, extra_body, timeout,
+            max_retries: as for chat completions.
+
+        Returns:
+            A :class:`CreateEmbeddingResponse` (with ``.helicone``).
+
+        Raises:
+            InvalidInputError, APIStatusError, APIConnectionError,
+            APIResponseValidationError: as for chat completions.
+        """
+        if isinstance(input, str):
+            input_value: object = input
+        elif isinstance(input, Sequence) and not isinstance(input, bytes) and input:
+            input_value = list(input)
+        else:
+            raise InvalidInputError("input", "must be a str or a non-empty list")
+        body: dict[str, Any] = {"model": _model(model), "input": input_value}
+        if dimensions is not None:
+            body["dimensions"] = _int("dimensions", dimensions, 1)
+        if encoding_format is not None:
+            if encoding_format not in ("float", "base64"):
+                raise InvalidInputError("encoding_format", "must be 'float' or 'base64'")
+            body["encoding_format"] = encoding_format
+        if user is not None:
+            body["user"] = user
+        call = self._client._prepare(
+            "POST",
+            "embeddings",
+            body,
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        return await self._client._request(CreateEmbeddingResponse, call)
+
+
+class Models(_Resource):
+    """``client.models``: the gateway's model list."""
+
+    __slots__ = ()
+
+    async def list(
+        self,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+    ) -> ModelList:
+        """List the models the gateway routes automatically (``GET /models``).
+
+        Returns:
+            A :class:`ModelList`.
+
+        Raises:
+            APIStatusError, APIConnectionError, APIResponseValidationError.
+        """
+        call = self._client._prepare(
+            "GET", "models", None, extra_headers=extra_headers, timeout=timeout
+        )
+        return await self._client._request(ModelList, call)

@@ -1,0 +1,313 @@
+"""The one cattrs converter, and the hooks that keep unknown keys.
+
+Response models (``_models.py``) name the fields we know; the API adds fields every month.
+The structure hooks generated here therefore:
+
+- put keys the model does not name into ``extra`` (reachable, and written back out);
+- note which ``None``-defaulted fields were absent, in ``missing``, so that
+  ``unstructure(structure(json)) == json`` holds exactly (absent stays absent, null stays null);
+- check primitive types cheaply (``type(v) is str``) and raise :class:`ShapeError` with the
+  path of the offending value (``choices[0].delta.content``);
+- decode base64 embedding vectors to floats.
+
+The hooks are generated Python source, compiled once per class on first use: a chunk of a
+chat stream is structured for every event, so this path is hot (see benchmarks/). cattrs is
+imported lazily, when the converter is first needed, to keep ``import aiohelicone`` cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import types
+import typing
+from array import array
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from . import _models
+
+if TYPE_CHECKING:
+    import cattrs
+
+__all__ = ["ShapeError", "get_converter", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+_SKIP = frozenset({"extra", "missing", "helicone"})
+_PRIMITIVES: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (float, int),
+    bool: (bool,),
+}
+
+
+class ShapeError(ValueError):
+    """A response value does not have the type the API promises.
+
+    Attributes:
+        path: where the value sits, e.g. ``choices[0].message.content``.
+        problem: what was wrong.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path or '<root>'}: {problem}")
+
+    def under(self, prefix: str) -> ShapeError:
+        """The same error, located under ``prefix``."""
+        path = (
+            f"{prefix}.{self.path}"
+            if self.path and not self.path.startswith("[")
+            else (prefix + self.path)
+        )
+        return ShapeError(path, self.problem)
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _decode_embedding(value: object) -> list[float]:
+    # OpenAI's base64 encoding is little-endian float32.
+    if isinstance(value, str):
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except ValueError as exc:
+            raise ShapeError("", "embedding is neither a list of floats nor base64") from exc
+        if len(raw) % 4:
+            raise ShapeError("", "base64 embedding length is not a multiple of 4 bytes")
+        floats = array("f", raw)
+        if sys.byteorder != "little":
+            floats.byteswap()
+        return floats.tolist()
+    if type(value) is not list:
+        raise ShapeError("", f"expected a list of floats, got {_type_name(value)}")
+    try:
+        return [float(x) for x in value if type(x) is not bool]
+    except (TypeError, ValueError) as exc:
+        raise ShapeError("", "embedding holds a value that is not a number") from exc
+
+
+def _fail(path: str, expected: str, value: object) -> typing.NoReturn:
+    raise ShapeError(path, f"expected {expected}, got {_type_name(value)}")
+
+
+class _HookBuilder:
+    """Generates one structure function per model class (compiled Python source)."""
+
+    def __init__(self) -> None:
+        self.hooks: dict[type, Callable[[Any], Any]] = {}
+
+    def hook_for(self, cls: type) -> Callable[[Any], Any]:
+        hook = self.hooks.get(cls)
+        if hook is None:
+            hook = self._build(cls)
+        return hook
+
+    def _build(self, cls: type) -> Callable[[Any], Any]:
+        hints = typing.get_type_hints(cls, vars(_models))
+        fields = [f for f in attrs.fields(cls) if f.name not in _SKIP]
+        names = frozenset(f.name for f in fields)
+        nullable = frozenset(f.name for f in fields if f.default is None)
+        ns: dict[str, Any] = {
+            "cls": cls,
+            "names": names,
+            "nullable": nullable,
+            "ShapeError": ShapeError,
+            "fail": _fail,
+            "decode_embedding": _decode_embedding,
+            "builder": self,
+        }
+        lines = [
+            "def structure(d):",
+            "    if type(d) is not dict:",
+            f"        fail('', 'an object ({cls.__name__})', d)",
+            "    kw = {}",
+        ]
+        for f in fields:
+            lines.extend(self._field_lines(cls, f, hints[f.name], ns))
+        lines += [
+            "    if not names.issuperset(d):",
+            "        kw['extra'] = {k: v for k, v in d.items() if k not in names}",
+            "    if not nullable.issubset(d):",
+            "        kw['missing'] = tuple(sorted(nullable.difference(d)))",
+            "    return cls(**kw)",
+        ]
+        source = "\n".join(lines)
+        exec(compile(source, f"<aiohelicone structure {cls.__name__}>", "exec"), ns)
+        hook: Callable[[Any], Any] = ns["structure"]
+        self.hooks[cls] = hook
+        return hook
+
+    def _field_lines(
+        self, cls: type, f: attrs.Attribute[Any], hint: Any, ns: dict[str, Any]
+    ) -> list[str]:
+        name = f.name
+        required = f.default is attrs.NOTHING
+        optional, inner = _unwrap_optional(hint)
+        var = f"v_{name}"
+        out = [f"    if '{name}' in d:", f"        {var} = d['{name}']"]
+        body: list[str] = []
+        if cls is _models.Embedding and name == "embedding":
+            body = [
+                "try:",
+                f"    {var} = decode_embedding({var})",
+                "except ShapeError as exc:",
+                f"    raise exc.under('{name}') from None",
+            ]
+        elif inner is Any:
+            body = []
+        elif inner in _PRIMITIVES:
+            types_name = f"t_{name}"
+            ns[types_name] = _PRIMITIVES[inner]
+            check = f"type({var}) not in {types_name}"
+            if inner is int or inner is float:
+                check = f"{check} or type({var}) is bool"
+            body = [f"if {check}:", f"    fail('{name}', '{inner.__name__}', {var})"]
+            if inner is float:
+                body.append(f"{var} = float({var})")
+        elif attrs.has(inner):
+            hook_name = f"h_{name}"
+            ns[hook_name] = self._lazy(inner)
+            body = [
+                "try:",
+                f"    {var} = {hook_name}({var})",
+                "except ShapeError as exc:",
+                f"    raise exc.under('{name}') from None",
+            ]
+        elif typing.get_origin(inner) is list:
+            (item,) = typing.get_args(inner)
+            if not attrs.has(item):
+                raise TypeError(f"unsupported list item type {item!r} in {cls.__name__}")
+            hook_name = f"h_{name}"
+            ns[hook_name] = self._lazy(item)
+            body = [
+                f"if type({var}) is not list:",
+                f"    fail('{name}', 'a list', {var})",
+                "try:",
+                f"    {var} = [{hook_name}(x) for x in {var}]",
+                "except ShapeError as exc:",
+                f"    i = next(i for i, x in enumerate(d['{name}']) if not _ok({hook_name}, x))",
+                f"    raise exc.under('{name}[' + str(i) + ']') from None",
+            ]
+            ns["_ok"] = _structures
+        else:
+            raise TypeError(f"unsupported field type {hint!r} in {cls.__name__}.{name}")
+        if body:
+            if optional:
+                out.append(f"        if {var} is not None:")
+                out.extend("            " + line for line in body)
+            else:
+                out.extend("        " + line for line in body)
+        out.append(f"        kw['{name}'] = {var}")
+        if required:
+            out += ["    else:", f"        raise ShapeError('{name}', 'required field is missing')"]
+        return out
+
+    def _lazy(self, cls: type) -> Callable[[Any], Any]:
+        # Child hooks are generated on first use, so that classes can refer to each other.
+        def call(value: Any) -> Any:
+            hook = self.hook_for(cls)
+            return hook(value)
+
+        existing = self.hooks.get(cls)
+        return existing if existing is not None else call
+
+
+def _structures(hook: Callable[[Any], Any], value: Any) -> bool:
+    try:
+        hook(value)
+    except ShapeError:
+        return False
+    return True
+
+
+def _unwrap_optional(hint: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return True, args[0]
+    return False, hint
+
+
+_MODEL_CLASSES: tuple[type, ...] = tuple(
+    getattr(_models, name) for name in _models.__all__ if attrs.has(getattr(_models, name))
+)
+
+
+def _unstructure_model(obj: Any, conv: cattrs.Converter) -> dict[str, Any]:
+    missing = obj.missing
+    out: dict[str, Any] = {}
+    for f in attrs.fields(type(obj)):
+        name = f.name
+        if name in _SKIP:
+            continue
+        value = getattr(obj, name)
+        if value is None and name in missing:
+            continue
+        out[name] = conv.unstructure(value)
+    out.update(obj.extra)
+    return out
+
+
+def make_converter() -> cattrs.Converter:
+    """A fresh converter configured for aiohelicone's models."""
+    import cattrs
+
+    conv = cattrs.Converter()
+    configure_converter(conv)
+    return conv
+
+
+def configure_converter(conv: cattrs.Converter) -> None:
+    """Register aiohelicone's structure and unstructure hooks on ``conv``."""
+    builder = _HookBuilder()
+    models = set(_MODEL_CLASSES)
+    conv.register_structure_hook_func(
+        lambda cls: cls in models, lambda value, cls: builder.hook_for(cls)(value)
+    )
+    conv.register_unstructure_hook_func(
+        lambda cls: cls in models, lambda obj: _unstructure_model(obj, conv)
+    )
+    conv.register_unstructure_hook(
+        Mapping, lambda m: {k: conv.unstructure(v) for k, v in m.items()}
+    )
+    # Keep the builder reachable for the fast path below.
+    _BUILDERS[id(conv)] = builder
+
+
+_BUILDERS: dict[int, _HookBuilder] = {}
+_CONVERTER: cattrs.Converter | None = None
+
+
+def get_converter() -> cattrs.Converter:
+    """The package's one converter, built on first use."""
+    global _CONVERTER
+    if _CONVERTER is None:
+        _CONVERTER = make_converter()
+    return _CONVERTER
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Structure JSON data into a model; raises :class:`ShapeError` on a wrong shape."""
+    conv = get_converter()
+    hook = _BUILDERS[id(conv)].hook_for(cls)
+    result: T = hook(data)
+    return result
+
+
+def structure_hook(cls: type[T]) -> Callable[[Any], T]:
+    """The compiled structure function for ``cls`` (for hot loops such as streams)."""
+    conv = get_converter()
+    return _BUILDERS[id(conv)].hook_for(cls)
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a model back into the JSON it came from."""
+    return get_converter().unstructure(obj)

@@ -1,0 +1,484 @@
+"""The aiohelicone exception tree.
+
+Names follow openai-python so that existing ``except`` clauses carry over::
+
+    HeliconeError
+    ├── InvalidInputError (also a ValueError)  bad arguments, refused before sending
+    └── APIError
+        ├── APIStatusError                     the gateway answered with an error status
+        │   ├── BadRequestError                400
+        │   ├── AuthenticationError            401
+        │   ├── PermissionDeniedError          403
+        │   ├── NotFoundError                  404
+        │   ├── ConflictError                  409
+        │   ├── UnprocessableEntityError       422
+        │   ├── RateLimitError                 429
+        │   └── InternalServerError            >= 500
+        ├── APIConnectionError                 no usable answer: refused, reset, cut off
+        │   └── APITimeoutError
+        │       ├── StreamFirstEventTimeoutError   no event within the first-event budget
+        │       ├── StreamIdleTimeoutError         too long between two events
+        │       └── StreamDeadlineError            the whole stream took too long
+        ├── APIResponseValidationError         an answer that is not what the API promises
+        ├── StreamTruncatedError               the stream ended before it was complete
+        ├── StreamInterruptedError             a fallback stream failed after yielding content
+        └── FallbackExhaustedError             every target of a fallback chain failed
+
+Errors carry structure (status, request id, body, gateway error details) and build their
+message from it. Nothing here imports httpx2: the one place where httpx2 exceptions become
+these is ``_transport.py``. The API key never appears in any message or attribute.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._helicone import HeliconeMetadata
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ErrorDetail",
+    "FallbackExhaustedError",
+    "HeliconeError",
+    "InternalServerError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "StreamDeadlineError",
+    "StreamFirstEventTimeoutError",
+    "StreamIdleTimeoutError",
+    "StreamInterruptedError",
+    "StreamTruncatedError",
+    "UnprocessableEntityError",
+]
+
+_BODY_EXCERPT = 500
+
+
+class HeliconeError(Exception):
+    """Base class of every error aiohelicone raises."""
+
+
+class InvalidInputError(HeliconeError, ValueError):
+    """An argument was refused before anything was sent.
+
+    Attributes:
+        field: the name of the argument or option that was wrong (dotted for nested ones).
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+@attrs.frozen
+class ErrorDetail:
+    """One failed attempt inside the gateway, from ``error.details[]`` of its envelope.
+
+    Attributes:
+        type: ``invalid_format``, ``missing_provider_key``, ``request_failed``,
+            ``rate_limited``, ``invalid_prompt``, ``model_not_supported``,
+            ``insufficient_credit_limit``, ``disallowed`` or a value added later.
+        message: the attempt's message.
+        status_code: the provider's status for that attempt, when given.
+        source: which attempt, e.g. ``gpt-4o/openai/byok``.
+    """
+
+    type: str | None = None
+    message: str | None = None
+    status_code: int | None = None
+    source: str | None = None
+
+
+class APIError(HeliconeError):
+    """An error talking to the gateway.
+
+    Attributes:
+        message: the human-readable message.
+        request_id: the ``Helicone-Request-Id`` this client sent (use it for feedback/scores).
+    """
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        self.message = message
+        self.request_id = request_id
+        super().__init__(message)
+
+
+class APIStatusError(APIError):
+    """The gateway answered with a 4xx or 5xx status (or sent an error inside a stream).
+
+    Attributes:
+        status_code: the HTTP status (for an in-stream error, the status it implies).
+        body: the parsed JSON body, or the raw text when the body was not JSON.
+        headers: the response headers.
+        code: the gateway or provider error code (``error.code``), if any.
+        type: the OpenAI-style ``error.type``, if any.
+        param: the OpenAI-style ``error.param``, if any.
+        details: the gateway's per-attempt details (its envelope's ``error.details``).
+        in_stream: True when the error arrived inside a 200 event stream.
+        helicone: Helicone metadata read from the response headers (set by the client).
+    """
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        type: str | None = None,
+        param: str | None = None,
+        details: tuple[ErrorDetail, ...] = (),
+        in_stream: bool = False,
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.code = code
+        self.type = type
+        self.param = param
+        self.details = details
+        self.in_stream = in_stream
+        self.helicone: HeliconeMetadata | None = None
+        where = " (in stream)" if in_stream else ""
+        text = f"Error code: {status_code}{where} - {message}"
+        if code:
+            text += f" [code={code}]"
+        if details:
+            text += " attempts: " + "; ".join(
+                f"{d.source or '?'} -> {d.status_code or '?'} {d.type or ''}".rstrip()
+                for d in details
+            )
+        super().__init__(text, request_id=request_id)
+        self.message = message
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the Helicone key (or a BYOK provider key) was refused."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """HTTP 422."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429.
+
+    Attributes:
+        retry_after: seconds the server asked us to wait, when it said (None otherwise).
+        helicone_generated: True when Helicone itself refused (a rate-limit policy hit,
+            marked ``X-Helicone-Error: rate_limited``, or credits ran out), as opposed to
+            a provider's 429 passed on. Retrying elsewhere does not help in that case.
+        reason: ``"rate_limit_policy"``, ``"insufficient_credits"``, ``"provider"`` or None.
+    """
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        self.retry_after: float | None = kwargs.pop("retry_after", None)
+        super().__init__(message, **kwargs)
+        self.reason = _rate_limit_reason(self)
+        self.helicone_generated = self.reason in ("rate_limit_policy", "insufficient_credits")
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 500 or above."""
+
+
+class APIConnectionError(APIError):
+    """The gateway could not be reached, or the connection broke before a full answer."""
+
+    def __init__(
+        self, message: str = "Connection error.", *, request_id: str | None = None
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout fired (connect, read, write or pool; or a stream budget, see subclasses)."""
+
+    def __init__(
+        self, message: str = "Request timed out.", *, request_id: str | None = None
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+
+
+class StreamFirstEventTimeoutError(APITimeoutError):
+    """No event arrived within the stream's first-event budget."""
+
+
+class StreamIdleTimeoutError(APITimeoutError):
+    """The gap between two stream events exceeded the read (idle) timeout."""
+
+
+class StreamDeadlineError(APITimeoutError):
+    """The whole stream ran past its total deadline."""
+
+
+class APIResponseValidationError(APIError):
+    """The answer was not what the API promises (invalid JSON, wrong shape, empty body).
+
+    Attributes:
+        status_code: the HTTP status of the answer.
+        body: the raw text of the answer (or of the offending stream event).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        super().__init__(message, request_id=request_id)
+
+
+class StreamTruncatedError(APIError):
+    """The stream ended (cleanly or not) before it was complete.
+
+    Attributes:
+        partial: what arrived before the cut, accumulated (a ``ChatCompletion`` or
+            ``Completion`` with whatever content and tool-call fragments arrived).
+        chunks: how many chunks were received.
+    """
+
+    def __init__(
+        self, message: str, *, partial: object, chunks: int, request_id: str | None = None
+    ) -> None:
+        self.partial = partial
+        self.chunks = chunks
+        super().__init__(message, request_id=request_id)
+
+
+class StreamInterruptedError(APIError):
+    """A fallback stream failed after content reached the caller; nothing was replayed.
+
+    Attributes:
+        partial: the accumulated output that reached the caller.
+        target: the model string of the target that failed.
+        cause: the error that ended the stream.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: object,
+        target: str,
+        cause: BaseException,
+        request_id: str | None = None,
+    ) -> None:
+        self.partial = partial
+        self.target = target
+        self.cause = cause
+        super().__init__(message, request_id=request_id)
+
+
+class FallbackExhaustedError(APIError):
+    """Every target of a fallback chain failed (or the chain's deadline ran out).
+
+    Attributes:
+        attempts: every attempt made, in order, each with its target, outcome and error.
+    """
+
+    def __init__(self, attempts: tuple[Any, ...], *, reason: str | None = None) -> None:
+        self.attempts = attempts
+        head = reason or f"all {len(attempts)} fallback attempts failed"
+        lines = "; ".join(f"{a.target}: {a.outcome}" for a in attempts)
+        request_id = attempts[-1].request_id if attempts else None
+        super().__init__(f"{head}: {lines}" if lines else head, request_id=request_id)
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The exception class for an HTTP status."""
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)
+
+
+def _rate_limit_reason(err: APIStatusError) -> str | None:
+    lowered = {k.lower(): v for k, v in err.headers.items()}
+    if lowered.get("x-helicone-error", "").lower() == "rate_limited":
+        return "rate_limit_policy"
+    if any(d.type == "insufficient_credit_limit" for d in err.details) or (
+        "insufficient credit" in err.message.lower()
+    ):
+        return "insufficient_credits"
+    # A policy hit answered by the AI gateway's error aggregation may lack the
+    # X-Helicone-Error header; its attempt detail is then typed "rate_limited", while a
+    # provider's 429 is typed "request_failed" (../shared/helicone-api.md §5.2).
+    if err.details and any(d.type == "rate_limited" for d in err.details):
+        return "rate_limit_policy"
+    if err.code == "rate_limited" and not err.details:
+        return "rate_limit_policy"
+    return "provider"
+
+
+@attrs.frozen
+class ParsedErrorBody:
+    """What an error body says, whatever shape it came in."""
+
+    message: str
+    body: object
+    code: str | None = None
+    type: str | None = None
+    param: str | None = None
+    details: tuple[ErrorDetail, ...] = ()
+
+
+def _str_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def parse_error_body(raw: bytes, status_code: int) -> ParsedErrorBody:
+    """Read an error body in any of the shapes Helicone and providers send.
+
+    Shapes handled (../shared/helicone-api.md §5):
+    - the AI gateway envelope ``{"success": false, "error": {"code", "message", "details"}}``;
+    - OpenAI's ``{"error": {"message", "type", "param", "code"}}`` (also the Rust gateway's);
+    - ``{"error": "<string>"}`` (prompt errors) and the legacy proxies'
+      ``{"error": ..., "message": ...}`` or ``{"message": ...}``;
+    - plain text or HTML (errors raised before routing): kept as text.
+    """
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data: object = json.loads(text) if text.strip() else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        excerpt = text.strip()[:_BODY_EXCERPT] or f"HTTP {status_code} with an empty body"
+        return ParsedErrorBody(message=excerpt, body=text if data is None else data)
+
+    error = data.get("error")
+    if isinstance(error, dict):
+        details = tuple(
+            ErrorDetail(
+                type=_str_or_none(d.get("type")),
+                message=_str_or_none(d.get("message")),
+                status_code=_int_or_none(d.get("statusCode", d.get("status_code"))),
+                source=_str_or_none(d.get("source")),
+            )
+            for d in (error.get("details") or [])
+            if isinstance(d, dict)
+        )
+        message = _str_or_none(error.get("message")) or json.dumps(error)[:_BODY_EXCERPT]
+        return ParsedErrorBody(
+            message=message,
+            body=data,
+            code=_str_or_none(error.get("code")),
+            type=_str_or_none(error.get("type")),
+            param=_str_or_none(error.get("param")),
+            details=details,
+        )
+    message = (
+        _str_or_none(data.get("message")) or _str_or_none(error) or json.dumps(data)[:_BODY_EXCERPT]
+    )
+    if isinstance(error, str) and isinstance(data.get("message"), str) and error != message:
+        message = f"{error}: {message}"
+    return ParsedErrorBody(message=message, body=data, code=_str_or_none(data.get("code")))
+
+
+def make_status_error(
+    status_code: int,
+    raw: bytes,
+    headers: Mapping[str, str],
+    *,
+    request_id: str | None,
+    retry_after: float | None = None,
+    in_stream: bool = False,
+) -> APIStatusError:
+    """Build the typed error for an error answer."""
+    parsed = parse_error_body(raw, status_code)
+    return error_from_parsed(
+        status_code,
+        parsed,
+        headers,
+        request_id=request_id,
+        retry_after=retry_after,
+        in_stream=in_stream,
+    )
+
+
+def error_from_parsed(
+    status_code: int,
+    parsed: ParsedErrorBody,
+    headers: Mapping[str, str],
+    *,
+    request_id: str | None,
+    retry_after: float | None = None,
+    in_stream: bool = False,
+) -> APIStatusError:
+    """Build the typed error from an already parsed body."""
+    cls = status_error_class(status_code)
+    kwargs: dict[str, Any] = {
+        "status_code": status_code,
+        "body": parsed.body,
+        "headers": headers,
+        "request_id": request_id,
+        "code": parsed.code,
+        "type": parsed.type,
+        "param": parsed.param,
+        "details": parsed.details,
+        "in_stream": in_stream,
+    }
+    if cls is RateLimitError:
+        kwargs["retry_after"] = retry_after
+    return cls(parsed.message, **kwargs)

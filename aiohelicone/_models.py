@@ -1,0 +1,341 @@
+"""Response models: frozen, slotted attrs records that mirror the OpenAI wire format.
+
+No I/O here. Structuring happens in ``_converter.py``, which also keeps what the models do
+not name:
+
+- ``extra``: keys the API sent that this version does not know (the API grows monthly).
+- ``missing``: names of ``None`` fields that were absent from the JSON (as opposed to an
+  explicit ``null``), so that unstructuring gives back exactly the JSON that arrived.
+
+Enumerations (``role``, ``finish_reason``, ``object``...) are plain ``str``: an unknown
+value is kept, never refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._helicone import HeliconeMetadata
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "Choice",
+    "ChoiceDelta",
+    "ChoiceDeltaFunctionCall",
+    "ChoiceDeltaToolCall",
+    "ChoiceDeltaToolCallFunction",
+    "ChunkChoice",
+    "Completion",
+    "CompletionChoice",
+    "CompletionTokensDetails",
+    "CreateEmbeddingResponse",
+    "Embedding",
+    "EmbeddingUsage",
+    "Function",
+    "FunctionCall",
+    "Model",
+    "ModelList",
+    "PromptTokensDetails",
+    "Usage",
+]
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _extra_field() -> Any:
+    return attrs.field(default=_EMPTY, kw_only=True, eq=False, repr=False)
+
+
+def _missing_field() -> Any:
+    return attrs.field(default=(), kw_only=True, eq=False, repr=False)
+
+
+def _helicone_field() -> Any:
+    return attrs.field(default=None, kw_only=True, eq=False, repr=False)
+
+
+@attrs.frozen
+class PromptTokensDetails:
+    """Breakdown of prompt tokens."""
+
+    cached_tokens: int | None = None
+    audio_tokens: int | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class CompletionTokensDetails:
+    """Breakdown of completion tokens."""
+
+    reasoning_tokens: int | None = None
+    audio_tokens: int | None = None
+    accepted_prediction_tokens: int | None = None
+    rejected_prediction_tokens: int | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class Usage:
+    """Token usage of a completion (also the final chunk of a stream)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class Function:
+    """The function a tool call invokes; ``arguments`` is a JSON string from the model."""
+
+    name: str
+    arguments: str
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class FunctionCall:
+    """The deprecated ``function_call`` of a message."""
+
+    name: str
+    arguments: str
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ChatCompletionMessageToolCall:
+    """One tool call requested by the model."""
+
+    id: str
+    function: Function
+    type: str = "function"
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ChatCompletionMessage:
+    """The assistant's message in a chat completion choice."""
+
+    role: str = "assistant"
+    content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
+    function_call: FunctionCall | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class Choice:
+    """One choice of a chat completion."""
+
+    index: int
+    message: ChatCompletionMessage
+    finish_reason: str | None = None
+    logprobs: Any = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ChatCompletion:
+    """A chat completion (``object: "chat.completion"``).
+
+    Attributes:
+        helicone: Helicone metadata of the answer (request id, cache, rate limit, provider).
+    """
+
+    id: str
+    choices: list[Choice]
+    model: str = ""
+    created: int = 0
+    object: str = "chat.completion"
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+    helicone: HeliconeMetadata | None = _helicone_field()
+
+
+@attrs.frozen
+class ChoiceDeltaFunctionCall:
+    """A fragment of a deprecated ``function_call`` in a stream."""
+
+    name: str | None = None
+    arguments: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ChoiceDeltaToolCallFunction:
+    """A fragment of a tool call's function: name once, arguments in pieces."""
+
+    name: str | None = None
+    arguments: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ChoiceDeltaToolCall:
+    """A fragment of one tool call, identified by ``index`` across chunks."""
+
+    index: int
+    id: str | None = None
+    type: str | None = None
+    function: ChoiceDeltaToolCallFunction | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ChoiceDelta:
+    """What one chunk adds to a choice."""
+
+    role: str | None = None
+    content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ChoiceDeltaToolCall] | None = None
+    function_call: ChoiceDeltaFunctionCall | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ChunkChoice:
+    """One choice inside a streamed chunk."""
+
+    index: int
+    delta: ChoiceDelta
+    finish_reason: str | None = None
+    logprobs: Any = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ChatCompletionChunk:
+    """One event of a chat completion stream (``object: "chat.completion.chunk"``).
+
+    The last chunk of a gateway stream has empty ``choices`` and carries ``usage``.
+    """
+
+    id: str = ""
+    choices: list[ChunkChoice] = attrs.Factory(list)
+    model: str = ""
+    created: int = 0
+    object: str = "chat.completion.chunk"
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class CompletionChoice:
+    """One choice of a text completion (also used for streamed text chunks)."""
+
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+    logprobs: Any = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class Completion:
+    """A text completion (``object: "text_completion"``); streams yield these too.
+
+    Attributes:
+        helicone: Helicone metadata of the answer (absent on streamed chunks).
+    """
+
+    id: str = ""
+    choices: list[CompletionChoice] = attrs.Factory(list)
+    model: str = ""
+    created: int = 0
+    object: str = "text_completion"
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+    helicone: HeliconeMetadata | None = _helicone_field()
+
+
+@attrs.frozen
+class Embedding:
+    """One embedding vector. Base64 answers are decoded to floats."""
+
+    index: int
+    embedding: list[float]
+    object: str = "embedding"
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class EmbeddingUsage:
+    """Token usage of an embeddings call."""
+
+    prompt_tokens: int = 0
+    total_tokens: int = 0
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class CreateEmbeddingResponse:
+    """The answer of ``embeddings.create``.
+
+    Attributes:
+        helicone: Helicone metadata of the answer.
+    """
+
+    data: list[Embedding]
+    model: str = ""
+    object: str = "list"
+    usage: EmbeddingUsage | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+    helicone: HeliconeMetadata | None = _helicone_field()
+
+
+@attrs.frozen
+class Model:
+    """One entry of ``GET /models``."""
+
+    id: str
+    object: str = "model"
+    created: int = 0
+    owned_by: str = ""
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+
+
+@attrs.frozen
+class ModelList:
+    """The answer of ``GET /models``."""
+
+    data: list[Model]
+    object: str = "list"
+    extra: Mapping[str, Any] = _extra_field()
+    missing: tuple[str, ...] = _missing_field()
+    helicone: HeliconeMetadata | None = _helicone_field()

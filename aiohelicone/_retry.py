@@ -1,0 +1,152 @@
+"""Retry policy as data: which answers are retried, and how long to wait before the next try.
+
+The wait before retry number ``n`` (0-based) is::
+
+    server_wait                                   if the server said how long (see below)
+    min(max_delay, initial_delay * 2**n) * (1 - jitter * U)    otherwise, U uniform in [0, 1)
+
+The server's wait comes from, in order: ``retry-after-ms`` (milliseconds), ``Retry-After``
+(seconds or an HTTP date), ``Helicone-RateLimit-Reset`` (seconds; Helicone sets no
+``Retry-After`` of its own, ../shared/helicone-api.md §4). When the server asks for more than
+``max_retry_after`` seconds we do not sleep: the error is raised with ``retry_after`` set.
+
+Retried: connection errors, timeouts, 408, 409, 429 and >= 500. Never 400/401/403/404/422.
+Two refinements use what the gateway says about its own attempts (§5.2):
+
+- a 5xx whose per-attempt ``details`` all carry provider 4xx codes (other than 408/429) will
+  fail the same way again, so it is not retried;
+- a 429 Helicone raised because credits ran out is not retried (waiting does not add credit).
+
+Tests switch waits off with :func:`aiohelicone.testing.no_retry_waits` (or
+:func:`set_waits_enabled`), the way stamina does; the decisions stay the same.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import attrs
+
+from ._exceptions import APIStatusError, ErrorDetail
+
+__all__ = ["RetryPolicy", "retry_after_seconds", "set_waits_enabled", "sleep"]
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+_waits_enabled = True
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value >= 0:  # also refuses NaN
+        raise ValueError(f"{attribute.name} must be a non-negative number, got {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How the client retries a failed request.
+
+    Args:
+        max_retries: retries after the first try (0 disables retrying).
+        initial_delay: the first backoff wait, in seconds.
+        max_delay: the cap of the exponential backoff, in seconds.
+        jitter: the fraction of each backoff wait that is randomised away (0 to 1).
+        max_retry_after: the longest server-requested wait we sleep through; a longer one
+            raises the error at once with ``retry_after`` set.
+    """
+
+    max_retries: int = attrs.field(default=2, validator=_non_negative)
+    initial_delay: float = attrs.field(default=0.5, validator=_non_negative)
+    max_delay: float = attrs.field(default=8.0, validator=_non_negative)
+    jitter: float = attrs.field(default=0.25, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+
+    def backoff(self, retry_index: int) -> float:
+        """The wait before retry ``retry_index`` (0-based) when the server said nothing."""
+        base = min(self.max_delay, self.initial_delay * (2.0**retry_index))
+        return base * (1.0 - min(self.jitter, 1.0) * random.random())
+
+    def should_retry_status(self, error: APIStatusError) -> bool:
+        """Whether an error status is worth another try (see the module docstring)."""
+        status = error.status_code
+        if status >= 500:
+            return not _all_provider_client_errors(error.details)
+        if status == 429:
+            return getattr(error, "reason", None) != "insufficient_credits"
+        return status in RETRYABLE_STATUS
+
+
+def _all_provider_client_errors(details: tuple[ErrorDetail, ...]) -> bool:
+    codes = [d.status_code for d in details]
+    return bool(codes) and all(
+        c is not None and 400 <= c < 500 and c not in (408, 429) for c in codes
+    )
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The wait the server asked for, in seconds, or None when it said nothing usable."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            ms = float(value)
+        except ValueError:
+            pass
+        else:
+            if ms >= 0 and ms == ms:
+                return ms / 1000.0
+    value = headers.get("retry-after")
+    if value is not None:
+        seconds = _parse_retry_after(value)
+        if seconds is not None:
+            return seconds
+    value = headers.get("helicone-ratelimit-reset")
+    if value is not None:
+        try:
+            seconds = float(value)
+        except ValueError:
+            return None
+        if seconds >= 0 and seconds == seconds:
+            return seconds
+    return None
+
+
+def _parse_retry_after(value: str) -> float | None:
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 and seconds == seconds else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def set_waits_enabled(enabled: bool) -> None:
+    """Turn retry waits on or off process-wide (for tests)."""
+    global _waits_enabled
+    _waits_enabled = enabled
+
+
+@contextmanager
+def waits_disabled() -> Iterator[None]:
+    """A context in which retry waits return at once."""
+    previous = _waits_enabled
+    set_waits_enabled(False)
+    try:
+        yield
+    finally:
+        set_waits_enabled(previous)
+
+
+async def sleep(seconds: float) -> None:
+    """Wait between tries, unless waits are switched off (still a checkpoint)."""
+    await anyio.sleep(seconds if _waits_enabled else 0)

@@ -1,0 +1,361 @@
+"""The HTTP layer: owns the ``httpx2.AsyncClient`` and is the one place httpx2 errors are mapped.
+
+Everything that touches httpx2 lives here, so that:
+
+- ``import aiohelicone`` does not import httpx2 (it is imported when a client is built);
+- every httpx2 exception becomes an aiohelicone one at exactly one boundary
+  (:func:`map_transport_error`), chained ``from`` the original;
+- auth headers are added per request, so a caller-supplied client is used as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import attrs
+
+from ._exceptions import APIConnectionError, APITimeoutError, HeliconeError
+from ._version import __version__
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_POOL_TIMEOUT",
+    "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_WRITE_TIMEOUT",
+    "RawResponse",
+    "Transport",
+    "TimeoutArg",
+]
+
+#: Defaults fit for LLM calls: a slow model may think for a long time before its first byte,
+#: but ten minutes (openai-python's default) hides dead connections far too long.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 120.0
+DEFAULT_WRITE_TIMEOUT = 30.0
+DEFAULT_POOL_TIMEOUT = 30.0
+
+#: A timeout argument: seconds for every phase, an ``httpx2.Timeout``, or None for none.
+TimeoutArg = "float | httpx2.Timeout | None"
+
+_USER_AGENT = f"aiohelicone/{__version__} python/{platform.python_version()}"
+
+
+@attrs.frozen
+class RawResponse:
+    """A complete answer: status, headers (case-insensitive) and body bytes."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+def map_transport_error(exc: Exception, request_id: str | None) -> NoReturn:
+    """Raise the aiohelicone error for an httpx2 (or socket) exception, chained to it."""
+    import httpx2
+
+    if isinstance(exc, HeliconeError):
+        raise exc
+    if type(exc).__module__.startswith("httpcore2"):
+        # Raised while we read httpcore2's pool stream directly (see StreamingResponse).
+        import httpcore2
+
+        if isinstance(exc, httpcore2.TimeoutException):
+            raise APITimeoutError(
+                f"Request timed out ({type(exc).__name__}).", request_id=request_id
+            ) from exc
+        raise APIConnectionError(
+            f"Connection error: {type(exc).__name__}: {exc}".rstrip(": "), request_id=request_id
+        ) from exc
+    if isinstance(exc, httpx2.TimeoutException):
+        kind = type(exc).__name__.replace("Timeout", "").lower() or "request"
+        raise APITimeoutError(
+            f"Request timed out ({kind} timeout).", request_id=request_id
+        ) from exc
+    if isinstance(exc, httpx2.HTTPError | OSError):
+        raise APIConnectionError(
+            f"Connection error: {type(exc).__name__}: {exc}".rstrip(": "), request_id=request_id
+        ) from exc
+    raise exc
+
+
+def make_timeout(value: Any) -> httpx2.Timeout:
+    """Turn a timeout argument into an ``httpx2.Timeout``; None means no timeout at all."""
+    import httpx2
+
+    if isinstance(value, httpx2.Timeout):
+        return value
+    if value is None:
+        return httpx2.Timeout(None)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise TypeError(
+            f"timeout must be a positive number of seconds, an httpx2.Timeout or None, "
+            f"got {value!r}"
+        )
+    return httpx2.Timeout(float(value))
+
+
+def default_timeout() -> httpx2.Timeout:
+    """The client's default timeouts (see the module constants)."""
+    import httpx2
+
+    return httpx2.Timeout(
+        connect=DEFAULT_CONNECT_TIMEOUT,
+        read=DEFAULT_READ_TIMEOUT,
+        write=DEFAULT_WRITE_TIMEOUT,
+        pool=DEFAULT_POOL_TIMEOUT,
+    )
+
+
+class Transport:
+    """Sends requests over one pooled ``httpx2.AsyncClient``.
+
+    Args:
+        base_url: prefix of every request path (no trailing slash needed).
+        auth_headers: headers that authenticate every request (never logged or shown).
+        default_headers: headers added to every request.
+        timeout: the default timeouts.
+        limits: pool limits for a client we create.
+        http_client: a caller's client, used as it is and never closed by us.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        auth_headers: Mapping[str, str],
+        default_headers: Mapping[str, str] | None,
+        timeout: httpx2.Timeout,
+        limits: httpx2.Limits | None,
+        http_client: httpx2.AsyncClient | None,
+    ) -> None:
+        import httpx2
+
+        if http_client is not None and not isinstance(http_client, httpx2.AsyncClient):
+            raise TypeError(
+                f"http_client must be an httpx2.AsyncClient, got {type(http_client).__name__}"
+            )
+        if limits is not None and not isinstance(limits, httpx2.Limits):
+            raise TypeError(f"limits must be an httpx2.Limits, got {type(limits).__name__}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._headers: dict[str, str] = {
+            "accept": "application/json",
+            "user-agent": _USER_AGENT,
+            **{k.lower(): v for k, v in (default_headers or {}).items()},
+            **auth_headers,
+        }
+        self._owns_client = http_client is None
+        self._client = http_client or httpx2.AsyncClient(
+            timeout=timeout,
+            limits=limits or httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+            follow_redirects=False,
+        )
+
+    @property
+    def http_client(self) -> httpx2.AsyncClient:
+        """The underlying pooled client."""
+        return self._client
+
+    @property
+    def closed(self) -> bool:
+        """Whether the underlying client is closed."""
+        return self._client.is_closed
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        timeout: httpx2.Timeout | None,
+    ) -> httpx2.Request:
+        merged = dict(self._headers)
+        if content is not None:
+            merged["content-type"] = "application/json"
+        merged.update(headers)
+        if self._client.is_closed:
+            raise APIConnectionError("The client is closed; create a new AsyncHelicone.")
+        return self._client.build_request(
+            method,
+            f"{self.base_url}/{path}",
+            content=content,
+            headers=merged,
+            params=params,
+            timeout=timeout if timeout is not None else self.timeout,
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        request_id: str | None = None,
+    ) -> RawResponse:
+        """Send a request and read the whole answer.
+
+        Raises:
+            APITimeoutError: a connect, read, write or pool timeout fired.
+            APIConnectionError: the connection failed or broke.
+        """
+        request = self._build(
+            method, path, content=content, headers=headers, params=params, timeout=timeout
+        )
+        try:
+            response = await self._client.send(request)
+        except Exception as exc:
+            map_transport_error(exc, request_id)
+        return RawResponse(response.status_code, response.headers, response.content)
+
+    async def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        request_id: str | None = None,
+    ) -> StreamingResponse:
+        """Send a request and return as soon as the headers arrived.
+
+        The caller must close the returned response (``aclose``).
+        """
+        request = self._build(
+            method, path, content=content, headers=headers, params=params, timeout=timeout
+        )
+        request.headers["accept"] = "text/event-stream"
+        request.headers["accept-encoding"] = "identity"
+        try:
+            response = await self._client.send(request, stream=True)
+        except Exception as exc:
+            map_transport_error(exc, request_id)
+        return StreamingResponse(response, request_id)
+
+    async def aclose(self) -> None:
+        """Close the pool if we own it (a caller's client is left open)."""
+        if self._owns_client:
+            await self._client.aclose()
+
+
+class StreamingResponse:
+    """An open streamed answer; its byte iterator maps httpx2 errors like the rest.
+
+    The body is read from httpcore2's pool stream directly when it is reachable: httpx2's
+    own ``aiter_raw`` nests three async generators and closing the outer one leaves the
+    inner ones to the garbage collector (trio then warns about each). Iterating the pool
+    stream ourselves lets :meth:`aclose` close the whole chain deterministically.
+    Stream requests ask for ``accept-encoding: identity``, so no decoding is needed there.
+    """
+
+    __slots__ = ("_chunks", "_request_id", "_response")
+
+    def __init__(self, response: httpx2.Response, request_id: str | None) -> None:
+        self._response = response
+        self._request_id = request_id
+        self._chunks: Any = None
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+        return self._response.status_code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The response headers (case-insensitive)."""
+        return self._response.headers
+
+    async def read(self) -> bytes:
+        """Read the rest of the body."""
+        try:
+            return await self._response.aread()
+        except Exception as exc:
+            map_transport_error(exc, self._request_id)
+
+    def _iterator(self) -> Any:
+        pool_stream = _pool_stream(self._response)
+        if pool_stream is not None and "content-encoding" not in self._response.headers:
+            return pool_stream.__aiter__()
+        return self._response.aiter_raw()
+
+    async def next_chunk(self) -> bytes | None:
+        """The next piece of the body, or None at its end."""
+        chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = self._iterator()
+        try:
+            chunk: bytes = await chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+        except Exception as exc:
+            map_transport_error(exc, self._request_id)
+        return chunk
+
+    def abandon(self) -> None:
+        """Release a response that was dropped unclosed, without touching the event loop.
+
+        Called from a finaliser, where nothing may be awaited or scheduled. Two synchronous
+        steps: ``shutdown()`` the socket, so the server sees the client leave at once (and
+        stops generating, and billing); then hand the pool slot back by marking httpcore2's
+        connection idle, so the pool's next pass finds it expired (its socket reads EOF)
+        and closes it properly on the event loop. The second step uses httpcore2 internals
+        and is best effort: if they change, the first step still stops the upstream work and
+        ``tests/test_streaming.py`` says so.
+        """
+        import socket
+
+        response = self._response
+        stream = response.extensions.get("network_stream")
+        raw = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(raw, socket.socket):
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)
+        pool_stream = _pool_stream(response)
+        pool = getattr(pool_stream, "_pool", None)
+        pool_request = getattr(pool_stream, "_pool_request", None)
+        if pool is None or pool_request is None or getattr(pool_stream, "_closed", True):
+            return
+        with contextlib.suppress(Exception):
+            pool_stream._closed = True
+            connection = getattr(pool_request.connection, "_connection", None)
+            state = getattr(connection, "_state", None)
+            if state is not None:
+                setattr(connection, "_state", type(state).IDLE)  # noqa: B010
+                setattr(connection, "_expire_at", 0.0)  # noqa: B010
+            pool._requests.remove(pool_request)
+
+    async def aclose(self) -> None:
+        """Close the response: return the connection to the pool or drop it.
+
+        Safe while another task is inside :meth:`next_chunk`: the body iterator is then
+        left to that task (closing the response makes its read fail), since an async
+        generator cannot be closed while it runs.
+        """
+        chunks, self._chunks = self._chunks, None
+        try:
+            if chunks is not None and not getattr(chunks, "ag_running", False):
+                with contextlib.suppress(Exception):
+                    await chunks.aclose()
+        finally:
+            await self._response.aclose()
+
+
+def _pool_stream(response: httpx2.Response) -> Any:
+    """httpcore2's PoolByteStream behind an httpx2 response, when the layout is the known one."""
+    inner = getattr(response.stream, "_stream", None)
+    pool_stream = getattr(inner, "_httpcore_stream", None)
+    if pool_stream is None or not hasattr(pool_stream, "_pool_request"):
+        return None
+    return pool_stream

@@ -1,0 +1,204 @@
+"""Structuring and unstructuring of response models (no event loop needed)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import struct
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aiohelicone import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Completion,
+    CreateEmbeddingResponse,
+    ModelList,
+)
+from aiohelicone._converter import ShapeError, structure, unstructure
+
+CHAT: dict[str, Any] = {
+    "id": "chatcmpl-123",
+    "object": "chat.completion",
+    "created": 1_700_000_000,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                    }
+                ],
+                "annotations": [],
+            },
+            "logprobs": None,
+            "finish_reason": "tool_calls",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    },
+    "service_tier": "default",
+    "system_fingerprint": "fp_1",
+}
+
+CHUNK: dict[str, Any] = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion.chunk",
+    "created": 1,
+    "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}],
+}
+
+
+def test_chat_completion_round_trips_exactly() -> None:
+    """unstructure(structure(json)) gives back the JSON that arrived, nulls and all."""
+    completion = structure(CHAT, ChatCompletion)
+    assert completion.choices[0].message.tool_calls is not None
+    assert completion.choices[0].message.tool_calls[0].function.name == "get_weather"
+    assert completion.usage is not None and completion.usage.total_tokens == 15
+    assert unstructure(completion) == CHAT
+
+
+def test_unknown_keys_are_kept_and_reachable() -> None:
+    """Keys the model does not name land in `extra` at every level and are written back."""
+    data = copy.deepcopy(CHAT)
+    data["brand_new"] = {"x": 1}
+    data["choices"][0]["message"]["reasoning"] = "thought"
+    completion = structure(data, ChatCompletion)
+    assert completion.extra == {"brand_new": {"x": 1}}
+    assert completion.choices[0].message.extra["reasoning"] == "thought"
+    assert completion.choices[0].message.extra["annotations"] == []
+    assert unstructure(completion) == data
+
+
+def test_absent_and_null_fields_stay_distinct() -> None:
+    """An absent optional field is not written back as null, and a null one is."""
+    chunk = structure(CHUNK, ChatCompletionChunk)
+    out = unstructure(chunk)
+    assert "usage" not in out
+    assert "role" not in out["choices"][0]["delta"]
+    assert out["choices"][0]["finish_reason"] is None
+    assert out == CHUNK
+
+
+def test_unknown_enum_values_are_tolerated() -> None:
+    """A finish_reason or role this version does not know is kept as a string."""
+    data = copy.deepcopy(CHUNK)
+    data["choices"][0]["finish_reason"] = "brand_new_reason"
+    data["choices"][0]["delta"]["role"] = "developer"
+    chunk = structure(data, ChatCompletionChunk)
+    assert chunk.choices[0].finish_reason == "brand_new_reason"
+    assert chunk.choices[0].delta.role == "developer"
+
+
+def test_models_are_frozen_and_slotted() -> None:
+    """Response models cannot be mutated by accident."""
+    completion = structure(CHAT, ChatCompletion)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        completion.id = "other"  # type: ignore[misc]
+    assert not hasattr(completion, "__dict__")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (lambda d: d.update(choices="nope"), "choices"),
+        (lambda d: d["choices"][0].update(index="0"), "choices[0].index"),
+        (lambda d: d["choices"][0]["message"].update(content=5), "choices[0].message.content"),
+        (lambda d: d.pop("id"), "id"),
+        (lambda d: d["usage"].update(total_tokens=True), "usage.total_tokens"),
+    ],
+)
+def test_wrong_shapes_raise_shape_error_with_path(mutate: Any, path: str) -> None:
+    """A value of the wrong type raises ShapeError naming where it sits."""
+    data = copy.deepcopy(CHAT)
+    mutate(data)
+    with pytest.raises(ShapeError) as info:
+        structure(data, ChatCompletion)
+    assert info.value.path == path
+
+
+def test_non_object_root_is_a_shape_error() -> None:
+    """A JSON list where an object is expected is refused clearly."""
+    with pytest.raises(ShapeError, match="an object"):
+        structure([1, 2], ChatCompletion)
+
+
+def test_base64_embeddings_are_decoded_to_floats() -> None:
+    """encoding_format=base64 answers become float lists (little-endian float32)."""
+    vector = [0.5, -1.25, 3.0]
+    encoded = base64.b64encode(struct.pack("<3f", *vector)).decode()
+    data = {
+        "object": "list",
+        "data": [{"object": "embedding", "index": 0, "embedding": encoded}],
+        "model": "text-embedding-3-small",
+        "usage": {"prompt_tokens": 2, "total_tokens": 2},
+    }
+    response = structure(data, CreateEmbeddingResponse)
+    assert response.data[0].embedding == vector
+
+
+def test_float_embeddings_pass_through() -> None:
+    """A float list stays as it is, ints become floats."""
+    data = {"data": [{"index": 0, "embedding": [1, 0.5]}], "model": "m"}
+    response = structure(data, CreateEmbeddingResponse)
+    assert response.data[0].embedding == [1.0, 0.5]
+    assert all(type(x) is float for x in response.data[0].embedding)
+
+
+def test_bad_base64_embedding_is_a_shape_error() -> None:
+    """Garbage in place of an embedding is refused with its path."""
+    data = {"data": [{"index": 0, "embedding": "!!notbase64"}]}
+    with pytest.raises(ShapeError) as info:
+        structure(data, CreateEmbeddingResponse)
+    assert info.value.path == "data[0].embedding"
+
+
+def test_completion_and_model_list() -> None:
+    """Text completions and model lists structure too."""
+    completion = structure(
+        {"id": "c", "object": "text_completion", "choices": [{"index": 0, "text": "x"}]},
+        Completion,
+    )
+    assert completion.choices[0].text == "x"
+    models = structure({"object": "list", "data": [{"id": "gpt-4o-mini"}]}, ModelList)
+    assert models.data[0].id == "gpt-4o-mini"
+
+
+_json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=6,
+)
+
+
+@given(extras=st.dictionaries(st.text(min_size=1, max_size=8), _json, max_size=4))
+def test_any_extra_keys_round_trip(extras: dict[str, Any]) -> None:
+    """Whatever unknown keys a chunk carries, unstructuring gives back the same JSON."""
+    data = copy.deepcopy(CHUNK)
+    for key, value in extras.items():
+        if key not in data:
+            data[key] = value
+    assert unstructure(structure(data, ChatCompletionChunk)) == data

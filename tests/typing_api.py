@@ -1,0 +1,71 @@
+"""Typical public-API usage, checked by `mypy --strict` (never run).
+
+If a change makes the public types less precise, this file stops type-checking.
+"""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+import aiohelicone
+from aiohelicone import (
+    AsyncHelicone,
+    AsyncStream,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Completion,
+    CreateEmbeddingResponse,
+    HeliconeMetadata,
+    HeliconeOptions,
+    RateLimitPolicy,
+)
+
+
+async def usage() -> None:
+    async with AsyncHelicone(api_key="sk-helicone-x", helicone=HeliconeOptions(user_id="u")) as c:
+        completion = await c.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert_type(completion, ChatCompletion)
+        assert_type(completion.choices[0].message.content, str | None)
+        assert_type(completion.helicone, HeliconeMetadata | None)
+
+        stream = await c.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        assert_type(stream, aiohelicone.ChatCompletionStream)
+        checked: AsyncStream[ChatCompletionChunk] = stream
+        assert_type(await checked.__anext__(), ChatCompletionChunk)
+        async with stream:
+            async for chunk in stream:
+                assert_type(chunk, ChatCompletionChunk)
+
+        text = await c.completions.create(model="gpt-3.5-turbo-instruct", prompt="x")
+        assert_type(text, Completion)
+        text_stream = await c.completions.create(
+            model="gpt-3.5-turbo-instruct", prompt="x", stream=True
+        )
+        assert_type(text_stream, aiohelicone.CompletionStream)
+        assert_type(await text_stream.get_final_completion(), Completion)
+
+        vectors = await c.embeddings.create(model="text-embedding-3-small", input="x")
+        assert_type(vectors, CreateEmbeddingResponse)
+        assert_type(vectors.data[0].embedding, list[float])
+
+        options = HeliconeOptions(
+            properties={"env": "prod"},
+            rate_limit_policy=RateLimitPolicy(quota=100, window=3600, segment="user"),
+            user_id="u-1",
+        )
+        await c.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            helicone=options,
+            metadata={"Helicone-Cache-Enabled": "true"},
+        )
+
+    try:
+        pass
+    except aiohelicone.RateLimitError as exc:
+        assert_type(exc.retry_after, float | None)
+        assert_type(exc.status_code, int)
