@@ -1,0 +1,67 @@
+"""Test your code against a faithful offline Helicone AI gateway.
+
+``FakeGateway`` is a plain ASGI app that behaves like the Helicone AI gateway (auth, model
+strings with fallbacks and exclusions, the error envelope and its status rules, chat
+completions with SSE streams, completions, embeddings, cache, rate limits), records every
+request, and can be scripted per target to fail, stall, reset or truncate::
+
+    gateway = FakeGateway()
+    gateway.script("gpt-4o-mini/openai", [Fail(503), Fail(503)])
+    async with gateway.serve() as server:  # or httpx2.ASGITransport(app=gateway)
+        ...  # point a client at server.url + "/v1"
+    assert gateway.last_request.provider == "azure"
+"""
+
+from ._emit import ABORT_EXTENSION as ABORT_EXTENSION
+from ._emit import SimulatedReset as SimulatedReset
+from ._gateway import FakeGateway as FakeGateway
+from ._gateway import echo as echo
+from ._outcomes import Delay as Delay
+from ._outcomes import Fail as Fail
+from ._outcomes import InStreamError as InStreamError
+from ._outcomes import InsufficientCredits as InsufficientCredits
+from ._outcomes import Outcome as Outcome
+from ._outcomes import RawResponse as RawResponse
+from ._outcomes import Reply as Reply
+from ._outcomes import Reset as Reset
+from ._outcomes import Respond as Respond
+from ._outcomes import SlowDrip as SlowDrip
+from ._outcomes import Stall as Stall
+from ._outcomes import ToolCall as ToolCall
+from ._outcomes import TruncatedStream as TruncatedStream
+from ._records import AttemptRecord as AttemptRecord
+from ._records import RequestRecord as RequestRecord
+from ._registry import DEFAULT_MODELS as DEFAULT_MODELS
+from ._registry import MODEL_ALIASES as MODEL_ALIASES
+from ._registry import PROVIDERS as PROVIDERS
+from ._registry import ModelInfo as ModelInfo
+from ._server import LoopbackServer as LoopbackServer
+from ._server import serve as serve
+
+__all__ = [
+    "ABORT_EXTENSION",
+    "AttemptRecord",
+    "DEFAULT_MODELS",
+    "Delay",
+    "Fail",
+    "FakeGateway",
+    "InStreamError",
+    "InsufficientCredits",
+    "LoopbackServer",
+    "MODEL_ALIASES",
+    "ModelInfo",
+    "Outcome",
+    "PROVIDERS",
+    "RawResponse",
+    "Reply",
+    "RequestRecord",
+    "Reset",
+    "Respond",
+    "SimulatedReset",
+    "SlowDrip",
+    "Stall",
+    "ToolCall",
+    "TruncatedStream",
+    "echo",
+    "serve",
+]

@@ -1,0 +1,705 @@
+"""``FakeGateway``: an offline, deterministic Helicone AI gateway as a plain ASGI 3 app.
+
+Behaviour follows ../shared/helicone-api.md (the "doc" below). Choices made where the doc is
+silent or UNCERTAIN, all deliberate:
+
+- ``/completions`` and ``/embeddings`` are served (as the legacy proxies do) when
+  ``legacy_endpoints=True``. With ``legacy_endpoints=False`` they are treated like the real
+  cloud gateway treats any POST: as a chat completion. Their bodies have no ``messages``, so
+  every PTB attempt fails the gateway's schema check and the answer is the envelope's 400
+  (``invalid_format``). Both legacy endpoints still go through model-string routing here.
+- Any other POST path is a chat completion (the real gateway ignores the path), except
+  paths containing ``v1/responses``: the Responses API is not emulated (501, plain text).
+- ``Helicone-Id`` and the ``Helicone-Provider``/``-Model``/``-Gateway-Mode``/``-Status``
+  headers are on answers a provider served (and cache hits). Error envelopes are built fresh
+  by the gateway (ErrorForwarder), so they carry only ``content-type``.
+- A policy-limited 429 carries ``X-Helicone-Error: rate_limited`` and the
+  ``Helicone-RateLimit-*`` headers when ``rate_limit_error_headers=True`` (the default). The
+  gateway code suggests they are absent (doc §9 question 2): pass False to test that case.
+- Rate limits and the cache are checked where the worker checks them, inside each attempt
+  that reaches a provider: each such attempt takes a token; a 429 on the first attempt
+  stops the request, a later one counts as a failed attempt. The cache key is computed from
+  the client's request, so only the first executed attempt can hit.
+- Unknown models without a provider, unknown providers and excluded providers are skipped
+  silently (as AttemptBuilder does). When no attempt is left the answer is 500
+  ``No available providers...``; the skipped specs are listed in ``record.notes``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._cache import CacheConfigError, CachedResponse, CacheSettings, ResponseCache, cache_key
+from ._cache import cache_settings as read_cache_settings
+from ._emit import Abort, Body, Receive, Scope, Send, Sleep, Start, Step, emit, read_body, response
+from ._outcomes import (
+    Delay,
+    Fail,
+    InStreamError,
+    InsufficientCredits,
+    Outcome,
+    RawResponse,
+    Reply,
+    Reset,
+    Respond,
+    SlowDrip,
+    Stall,
+    TruncatedStream,
+)
+from ._plan import raw_steps, reply_of, shape
+from ._provider import Answer, Provider, chat_format_problem
+from ._ratelimit import RateLimiter, RateLimitPolicy, parse_policy
+from ._records import AttemptRecord, RequestRecord
+from ._registry import (
+    DEFAULT_MODELS,
+    MODEL_ALIASES,
+    PROVIDERS,
+    Attempt,
+    ModelInfo,
+    ModelStringError,
+    build_attempts,
+    parse_model_field,
+)
+from ._wire import (
+    JSON_TYPE,
+    TEXT_TYPE,
+    AttemptError,
+    dumps,
+    envelope,
+    openai_error,
+    provider_message,
+)
+
+if TYPE_CHECKING:
+    from ._server import LoopbackServer
+
+__all__ = ["FakeGateway", "echo"]
+
+INVALID_BODY = "Invalid body or missing model. See supported models at https://helicone.ai/models"
+INVALID_MODEL_TYPE = (
+    "Invalid model type. Model must be a string. See supported models at https://helicone.ai/models"
+)
+NO_PROVIDERS = (
+    "No available providers for the requested models. "
+    "Check provider names and see supported models at https://helicone.ai/models"
+)
+METHOD_NOT_ALLOWED = "Method not allowed. AI Gateway only accepts POST requests."
+LEGACY_RATE_LIMITED = "Helicone user was rate limit via Helicone-RateLimit-Policy header"
+MODELS_PATHS = frozenset({"/v1/models", "/models"})
+_UUID_RE = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE
+)
+
+
+def echo(record: RequestRecord) -> str:
+    """The default responder: a sentence built from the last user message (or prompt).
+
+    Args:
+        record: the request.
+
+    Returns:
+        ``"You said: <text>"``, or a greeting when there is no user text.
+    """
+    text = record.last_user_message
+    return f"You said: {text}" if text else "Hello from the fake Helicone gateway."
+
+
+def _strict_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # JSON.parse refuses NaN and Infinity
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body, parse_constant=_strict_constant)
+    except ValueError:
+        return None
+
+
+def _js_truthy(value: object) -> bool:
+    if isinstance(value, (dict, list)):
+        return True
+    return bool(value)
+
+
+def _header_pairs(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        name = bytes(raw_name).decode("latin-1").lower()
+        value = bytes(raw_value).decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+@attrs.define
+class _Script:
+    outcomes: tuple[Outcome, ...]
+    repeat: bool
+    position: int = 0
+
+    def next(self) -> Outcome | None:
+        if self.position < len(self.outcomes):
+            self.position += 1
+            return self.outcomes[self.position - 1]
+        if self.repeat and self.outcomes:
+            self.position = 1
+            return self.outcomes[0]
+        return None
+
+    @property
+    def remaining(self) -> int:
+        return len(self.outcomes) - self.position
+
+
+class FakeGateway:
+    """An offline Helicone AI gateway: an ASGI 3 app for tests.
+
+    Use it in process with ``httpx2.ASGITransport(app=gateway)`` (which buffers whole
+    answers), or over real sockets with :meth:`serve` (incremental streams, resets, stalls).
+
+    Args:
+        api_keys: Helicone keys accepted; None accepts any non-empty key. A refused key
+            gets 401 ``Invalid Helicone API key``.
+        models: the model registry (default :data:`DEFAULT_MODELS`).
+        aliases: legacy model names rewritten before routing.
+        byok_providers: providers (``"azure"``) or deployments (``"azure/<id>"``) the org
+            has its own key for: they get a BYOK attempt before PTB, and may serve models
+            unknown to the registry (passthrough).
+        responder: the text of answers not scripted otherwise: a fixed string, or a callable
+            taking the :class:`RequestRecord` (default :func:`echo`).
+        legacy_endpoints: serve ``/completions`` and ``/embeddings`` (see module docs).
+        passthrough_errors: behave like the legacy proxies for provider errors: the first
+            :class:`Fail` is sent as the provider sent it, and nothing else is tried.
+        rate_limit_error_headers: put ``X-Helicone-Error: rate_limited`` and the
+            ``Helicone-RateLimit-*`` headers on a policy 429.
+        stream_interval: seconds between stream events of ordinary replies.
+        embedding_dimensions: embedding size when the request gives none (default: the
+            model's, e.g. 1536).
+        request_cost_cents: what each served request costs against ``u=cents`` policies.
+        clock: seconds, for cache TTLs, rate-limit refills and record timestamps
+            (default ``time.monotonic``); inject one to test expiry without sleeping.
+        seed: seeds the choice of a cache bucket slot.
+
+    Attributes:
+        requests: every request received, in order.
+        clock: the clock in use.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Collection[str] | None = None,
+        models: Mapping[str, ModelInfo] | None = None,
+        aliases: Mapping[str, str] = MODEL_ALIASES,
+        byok_providers: Collection[str] = (),
+        responder: str | Callable[[RequestRecord], str] = echo,
+        legacy_endpoints: bool = True,
+        passthrough_errors: bool = False,
+        rate_limit_error_headers: bool = True,
+        stream_interval: float = 0.0,
+        embedding_dimensions: int | None = None,
+        request_cost_cents: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int = 0,
+    ) -> None:
+        self.requests: list[RequestRecord] = []
+        self.clock = clock
+        self._api_keys = None if api_keys is None else frozenset(api_keys)
+        self._models = DEFAULT_MODELS if models is None else dict(models)
+        self._aliases = dict(aliases)
+        self._byok = frozenset(byok_providers)
+        self._provider = Provider(
+            responder=(lambda _record: responder) if isinstance(responder, str) else responder,
+            dimensions={name: info.dimensions for name, info in self._models.items()},
+            embedding_dimensions=embedding_dimensions,
+        )
+        self._legacy = legacy_endpoints
+        self._passthrough = passthrough_errors
+        self._limit_headers_on_429 = rate_limit_error_headers
+        self._stream_interval = stream_interval
+        self._cost = request_cost_cents
+        self._seed = seed
+        self._scripts: dict[str, _Script] = {}
+        self._cache = ResponseCache(clock, random.Random(seed))
+        self._limiter = RateLimiter(clock)
+
+    # -- public API -----------------------------------------------------------------------
+
+    def script(self, target: str, outcomes: Sequence[Outcome], *, repeat: bool = False) -> None:
+        """Script what the attempts on ``target`` do, one outcome per attempt, in order.
+
+        Lookup order for an attempt: ``"model/provider"``, ``"model"``, ``"provider"``,
+        ``"*"``; the first script with an outcome left is used. When none is left the
+        attempt replies normally (:class:`Reply`). Scripting a target again replaces it.
+
+        Args:
+            target: ``"gpt-4o-mini/openai"``, ``"gpt-4o-mini"``, ``"openai"`` or ``"*"``.
+            outcomes: the outcomes, consumed one per attempt.
+            repeat: start over when the sequence is exhausted.
+
+        Raises:
+            ValueError: ``target`` names an unknown provider, or ``repeat`` with no outcomes.
+        """
+        parts = target.split("/")
+        if len(parts) > 2 or (len(parts) == 2 and parts[1] not in PROVIDERS) or not parts[0]:
+            raise ValueError(
+                f"script target {target!r}: expected 'model/provider', 'model', "
+                "'provider' or '*', with a known provider"
+            )
+        if repeat and not outcomes:
+            raise ValueError("repeat=True needs at least one outcome")
+        self._scripts[target] = _Script(tuple(outcomes), repeat)
+
+    def remaining(self, target: str) -> int:
+        """How many scripted outcomes of ``target`` are not used yet (0 if unscripted)."""
+        script = self._scripts.get(target)
+        return 0 if script is None else script.remaining
+
+    @property
+    def last_request(self) -> RequestRecord:
+        """The most recent request.
+
+        Raises:
+            LookupError: no request was received yet.
+        """
+        if not self.requests:
+            raise LookupError("the fake gateway has received no request")
+        return self.requests[-1]
+
+    def clear(self) -> None:
+        """Forget the recorded requests (scripts, cache and rate limits stay)."""
+        self.requests.clear()
+
+    def reset(self) -> None:
+        """Forget everything: records, scripts, cached answers and rate-limit buckets."""
+        self.requests.clear()
+        self._scripts.clear()
+        self._cache.clear()
+        self._limiter.clear()
+
+    def serve(
+        self, *, host: str = "127.0.0.1", port: int = 0
+    ) -> AbstractAsyncContextManager[LoopbackServer]:
+        """Serve this gateway on a loopback port: ``async with gateway.serve() as server``.
+
+        Args:
+            host: the address to bind.
+            port: the port; 0 picks a free one (see ``server.url``).
+
+        Returns:
+            An async context manager yielding the running :class:`LoopbackServer`.
+        """
+        from ._server import serve
+
+        return serve(self, host=host, port=port)
+
+    # -- ASGI -------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI 3 entry point (``http`` and ``lifespan`` scopes)."""
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        if body is None:
+            return
+        record = self._record(scope, body)
+        self.requests.append(record)
+        steps = await self._answer(record)
+        await emit(steps, scope, receive, send, record, self.clock)
+
+    # -- request handling -------------------------------------------------------------------
+
+    def _record(self, scope: Scope, body: bytes) -> RequestRecord:
+        headers = _header_pairs(scope)
+        data = _parse_json(body)
+        user = headers.get("helicone-user-id")
+        if user is None and isinstance(data, dict) and isinstance(data.get("user"), str):
+            user = data["user"]
+        prefix = "helicone-property-"
+        return RequestRecord(
+            method=str(scope.get("method", "GET")).upper(),
+            path=str(scope.get("path", "/")),
+            query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+            headers=headers,
+            body=body,
+            json=data,
+            time=self.clock(),
+            stream=isinstance(data, dict) and data.get("stream") is True,
+            properties={k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)},
+            user_id=user,
+            session_id=headers.get("helicone-session-id"),
+            session_path=headers.get("helicone-session-path"),
+            session_name=headers.get("helicone-session-name"),
+        )
+
+    async def _answer(self, record: RequestRecord) -> list[Step]:
+        if record.method == "GET" and record.path in MODELS_PATHS:
+            record.endpoint = "models"
+            return response(200, JSON_TYPE, dumps(self._models_list()))
+        if record.method != "POST":
+            return _text(405, METHOD_NOT_ALLOWED, ("allow", "POST, GET"))
+        endpoint = self._endpoint(record.path)
+        record.endpoint = endpoint
+        refusal = self._authenticate(record.headers, endpoint)
+        if refusal is not None:
+            return _text(401, refusal)
+        if endpoint == "responses":
+            return _text(501, "The Responses API is not emulated by aiohelicone's FakeGateway")
+        data = record.json
+        if not isinstance(data, dict) or not _js_truthy(data.get("model")):
+            return _text(400, INVALID_BODY)
+        if not isinstance(data["model"], str):
+            return _text(400, INVALID_MODEL_TYPE)
+        try:
+            specs, excluded = parse_model_field(data["model"])
+            cache = read_cache_settings(record.headers)
+        except (ModelStringError, CacheConfigError) as exc:
+            status = 500 if isinstance(exc, CacheConfigError) else 400
+            return _text(status, str(exc))
+        attempts, notes = build_attempts(specs, excluded, self._models, self._byok, self._aliases)
+        record.notes.extend(notes)
+        record.helicone_id = _helicone_id(record.headers.get("helicone-request-id"))
+        if not attempts:
+            error = AttemptError("request_failed", NO_PROVIDERS, 400, "No available providers")
+            return self._envelope([error])
+        return await self._walk(record, endpoint, attempts, cache)
+
+    def _endpoint(self, path: str) -> str:
+        if "v1/responses" in path.lower():
+            return "responses"
+        trimmed = path.rstrip("/")
+        if self._legacy and trimmed in ("/v1/completions", "/completions"):
+            return "completions"
+        if self._legacy and trimmed in ("/v1/embeddings", "/embeddings"):
+            return "embeddings"
+        return "chat"
+
+    def _authenticate(self, headers: Mapping[str, str], endpoint: str) -> str | None:
+        # The gateway needs a non-empty Authorization, x-api-key or api-key even when
+        # Helicone-Auth (which takes precedence) carries the key; the legacy proxies
+        # authenticate with Helicone-Auth alone.
+        names = ["authorization", "x-api-key", "api-key"]
+        if endpoint in ("completions", "embeddings"):
+            names.append("helicone-auth")
+        if not any(headers.get(name, "").strip() for name in names):
+            return "Invalid Helicone API key (hshed)"
+        if self._api_keys is None:
+            return None
+        for name in ("helicone-auth", "authorization", "x-api-key", "api-key"):
+            value = headers.get(name, "").strip()
+            if value:
+                key = value[7:].strip() if value.lower().startswith("bearer ") else value
+                return None if key in self._api_keys else "Invalid Helicone API key"
+        return "Invalid Helicone API key"
+
+    def _models_list(self) -> dict[str, Any]:
+        data = [
+            {
+                "id": name,
+                "object": "model",
+                "created": 1_700_000_000,
+                "owned_by": next(iter(info.providers), "helicone"),
+            }
+            for name, info in self._models.items()
+        ]
+        return {"object": "list", "data": data}
+
+    async def _walk(
+        self,
+        record: RequestRecord,
+        endpoint: str,
+        attempts: Sequence[Attempt],
+        cache: CacheSettings | None,
+    ) -> list[Step]:
+        errors: list[AttemptError] = []
+        prefix: list[Step] = []
+        policy = parse_policy(record.headers.get("helicone-ratelimit-policy"))
+        segment = None if policy is None else _segment_value(policy, record)
+        key = None
+        if cache is not None:
+            key = cache_key(cache, record.path, record.body, record.json, record.headers)
+
+        for attempt in attempts:
+            if attempt.mode == "ptb" and endpoint == "chat":
+                problem = chat_format_problem(record.json)
+                if problem is not None:
+                    # The gateway records schema failures without a source.
+                    errors.append(AttemptError("invalid_format", problem, 400))
+                    _note(record, attempt, "invalid_format", 400)
+                    continue
+
+            limit_headers: tuple[tuple[str, str], ...] = ()
+            if policy is not None and segment is not None:
+                result = self._limiter.check(policy, segment)
+                limit_headers = result.headers
+                if not result.allowed:
+                    record.rate_limited = True
+                    _note(record, attempt, "rate_limited", 429)
+                    error = AttemptError(
+                        "rate_limited", "Request failed with status 429", 429, attempt.source
+                    )
+                    if not errors:
+                        return prefix + self._rate_limited(error, limit_headers)
+                    errors.append(error)
+                    continue
+
+            if cache is not None and key is not None and cache.read:
+                hit = self._cache.lookup(key, cache.bucket_size)
+                if hit is not None:
+                    _note(record, attempt, "cache_hit", 200)
+                    return prefix + self._replay(record, *hit)
+                record.cache = "MISS"
+
+            outcome, sleeps = await self._resolve(self._next_outcome(attempt), record)
+            prefix.extend(Sleep(s) for s in sleeps)
+            result_steps = self._apply(
+                outcome, attempt, record, endpoint, limit_headers, cache, key, prefix
+            )
+            if isinstance(result_steps, AttemptError):
+                if isinstance(outcome, InsufficientCredits) and not errors:
+                    return prefix + self._envelope([result_steps])
+                errors.append(result_steps)
+                continue
+            if policy is not None and segment is not None:
+                self._limiter.record_cost(policy, segment, self._cost)
+            return prefix + result_steps
+        return prefix + self._envelope(errors)
+
+    def _next_outcome(self, attempt: Attempt) -> Outcome:
+        for key in (attempt.target, attempt.model, attempt.provider, "*"):
+            script = self._scripts.get(key)
+            if script is not None:
+                outcome = script.next()
+                if outcome is not None:
+                    return outcome
+        return Reply()
+
+    @staticmethod
+    async def _resolve(outcome: Outcome, record: RequestRecord) -> tuple[Outcome, list[float]]:
+        sleeps: list[float] = []
+        while isinstance(outcome, (Respond, Delay)):
+            if isinstance(outcome, Delay):
+                sleeps.append(outcome.seconds)
+                outcome = outcome.then
+                continue
+            produced = outcome.func(record)
+            if inspect.isawaitable(produced):
+                produced = await produced
+            outcome = Reply(text=produced) if isinstance(produced, str) else produced
+        return outcome, sleeps
+
+    def _apply(
+        self,
+        outcome: Outcome,
+        attempt: Attempt,
+        record: RequestRecord,
+        endpoint: str,
+        limit_headers: tuple[tuple[str, str], ...],
+        cache: CacheSettings | None,
+        key: str | None,
+        prefix: Sequence[Step],
+    ) -> list[Step] | AttemptError:
+        if isinstance(outcome, Fail):
+            _note(record, attempt, "fail", outcome.status)
+            if self._passthrough:
+                return self._passthrough_fail(outcome, record)
+            body = _fail_body(outcome)
+            message = provider_message(body, outcome.status)
+            return AttemptError("request_failed", message, outcome.status, attempt.source)
+        if isinstance(outcome, InsufficientCredits):
+            _note(record, attempt, "insufficient_credits", 429)
+            return AttemptError(
+                "insufficient_credit_limit", "Insufficient credits", 429, attempt.source
+            )
+        if isinstance(outcome, Reset):
+            _note(record, attempt, "reset", None)
+            return [Abort()]
+        if isinstance(outcome, RawResponse):
+            _note(record, attempt, "raw", outcome.status)
+            self._served(record, attempt)
+            return raw_steps(outcome)
+
+        reply = reply_of(outcome)
+        answer = self._provider.answer(reply, attempt, record, endpoint)
+        if isinstance(answer, AttemptError):
+            _note(record, attempt, "fail", answer.status)
+            if self._passthrough:
+                fail = Fail(answer.status, message=answer.message)
+                return self._passthrough_fail(fail, record)
+            return answer
+
+        _note(record, attempt, _kind(outcome), 200)
+        self._served(record, attempt)
+        headers = self._success_headers(record, attempt, answer, limit_headers, cache, reply)
+        start = Start(200, headers)
+        events = list(answer.events)
+        steps = shape(outcome, start, events, answer.stream, self._stream_interval)
+        if cache is not None and key is not None and cache.save and _cacheable(outcome):
+            latency = sum(s.seconds for s in (*prefix, *steps) if isinstance(s, Sleep))
+            stored = CachedResponse(
+                status=200,
+                headers=tuple(h for h in headers if h[0] in _REPLAYED_HEADERS),
+                chunks=tuple(events),
+                latency_ms=round(latency * 1000),
+                expires_at=self.clock() + cache.ttl,
+            )
+            self._cache.store(key, cache.bucket_size, stored)
+        return steps
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def _served(self, record: RequestRecord, attempt: Attempt) -> None:
+        record.provider = attempt.provider
+        record.provider_model = attempt.provider_model
+        record.gateway_mode = attempt.mode.upper()
+
+    def _success_headers(
+        self,
+        record: RequestRecord,
+        attempt: Attempt,
+        answer: Answer,
+        limit_headers: tuple[tuple[str, str], ...],
+        cache: CacheSettings | None,
+        reply: Reply,
+    ) -> tuple[tuple[str, str], ...]:
+        headers = [
+            ("content-type", answer.content_type),
+            ("helicone-id", record.helicone_id or str(uuid.uuid4())),
+            ("helicone-status", "success"),
+            ("helicone-provider", attempt.provider),
+            ("helicone-model", attempt.provider_model),
+            ("helicone-gateway-mode", attempt.mode.upper()),
+            *limit_headers,
+        ]
+        if cache is not None and cache.read:
+            headers.append(("helicone-cache", "MISS"))
+        headers.extend((reply.headers or {}).items())
+        return tuple(headers)
+
+    def _replay(self, record: RequestRecord, index: int, hit: CachedResponse) -> list[Step]:
+        record.cache = "HIT"
+        stored = dict(hit.headers)
+        record.provider = stored.get("helicone-provider")
+        record.provider_model = stored.get("helicone-model")
+        record.gateway_mode = stored.get("helicone-gateway-mode")
+        headers = (
+            *hit.headers,
+            ("helicone-id", record.helicone_id or str(uuid.uuid4())),
+            ("helicone-cache", "HIT"),
+            ("helicone-cache-bucket-idx", str(index)),
+            ("helicone-cache-latency", str(hit.latency_ms)),
+        )
+        return [Start(hit.status, headers), *map(Body, hit.chunks)]
+
+    def _envelope(self, errors: Sequence[AttemptError]) -> list[Step]:
+        status, body = envelope(errors)
+        return response(status, JSON_TYPE, body)
+
+    def _rate_limited(
+        self, error: AttemptError, limit_headers: tuple[tuple[str, str], ...]
+    ) -> list[Step]:
+        extra = (("x-helicone-error", "rate_limited"), *limit_headers)
+        if self._passthrough:
+            return response(429, JSON_TYPE, dumps({"message": LEGACY_RATE_LIMITED}), *extra)
+        status, body = envelope([error])
+        return response(status, JSON_TYPE, body, *(extra if self._limit_headers_on_429 else ()))
+
+    def _passthrough_fail(self, fail: Fail, record: RequestRecord) -> list[Step]:
+        headers = [("content-type", fail.content_type or JSON_TYPE)]
+        headers.extend((k, v) for k, v in (fail.headers or {}).items() if k != "content-type")
+        headers.append(("helicone-id", record.helicone_id or str(uuid.uuid4())))
+        return [Start(fail.status, tuple(headers)), Body(_fail_body(fail))]
+
+
+_REPLAYED_HEADERS = frozenset(
+    {
+        "content-type",
+        "helicone-status",
+        "helicone-provider",
+        "helicone-model",
+        "helicone-gateway-mode",
+    }
+)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _text(status: int, text: str, *headers: tuple[str, str]) -> list[Step]:
+    return response(status, TEXT_TYPE, text.encode(), *headers)
+
+
+def _helicone_id(requested: str | None) -> str:
+    # getValidUUID: anything but a v1-5 UUID is silently replaced by a random one.
+    if requested is not None and _UUID_RE.match(requested.strip()):
+        return requested.strip().lower()
+    return str(uuid.uuid4())
+
+
+def _segment_value(policy: RateLimitPolicy, record: RequestRecord) -> str | None:
+    if policy.segment is None:
+        return "global"
+    if policy.segment == "user":
+        return record.user_id
+    return record.properties.get(policy.segment)
+
+
+def _note(record: RequestRecord, attempt: Attempt, outcome: str, status: int | None) -> None:
+    record.attempts.append(
+        AttemptRecord(
+            attempt.source, attempt.provider, attempt.model, attempt.provider_model, outcome, status
+        )
+    )
+
+
+def _fail_body(fail: Fail) -> bytes:
+    if fail.body is None:
+        message = fail.message or _phrase(fail.status)
+        return dumps(openai_error(message, fail.status))
+    if isinstance(fail.body, bytes):
+        return fail.body
+    if isinstance(fail.body, str):
+        return fail.body.encode()
+    return dumps(dict(fail.body))
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _kind(outcome: Outcome) -> str:
+    names = {
+        Reply: "reply",
+        Stall: "stall",
+        SlowDrip: "slow_drip",
+        TruncatedStream: "truncated_stream",
+        InStreamError: "in_stream_error",
+    }
+    return names.get(type(outcome), type(outcome).__name__.lower())
+
+
+def _cacheable(outcome: Outcome) -> bool:
+    return isinstance(outcome, (Reply, SlowDrip))
