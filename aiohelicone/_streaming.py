@@ -1,0 +1,780 @@
+"""Stream objects: ``AsyncStream`` over a server-sent-events answer, and its accumulators.
+
+Guarantees, each tested over a real loopback socket on asyncio and trio:
+
+- The HTTP response is closed when iteration ends, breaks (``async with``/``aclose``), raises
+  or is cancelled; cancellation is re-raised unchanged.
+- A stream dropped without closing releases its connection when it is freed (it is a plain
+  class, not an async generator, so there is no reference cycle to wait for the collector).
+- After ``data: [DONE]`` the rest of the body is drained briefly so the connection goes back
+  to the pool.
+- A body that ends before ``[DONE]`` while some choice has no ``finish_reason`` raises
+  :class:`StreamTruncatedError` with what arrived; a body that ends after every choice
+  finished (without ``[DONE]``, as some gateways do) completes normally.
+- An ``{"error": ...}`` event raises the status error that error implies (``in_stream=True``);
+  a corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
+- A 200 that is not ``text/event-stream`` is read as a normal answer: an error body raises,
+  a completion is delivered as chunks; it is never an empty "successful" stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import anyio
+import attrs
+
+from ._converter import ShapeError, structure, structure_hook
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    ParsedErrorBody,
+    StreamDeadlineError,
+    StreamFirstEventTimeoutError,
+    StreamIdleTimeoutError,
+    StreamTruncatedError,
+    error_from_parsed,
+    parse_error_body,
+)
+from ._helicone import HeliconeMetadata
+from ._models import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+    ChunkChoice,
+    Completion,
+    CompletionChoice,
+    Function,
+    Usage,
+)
+from ._sse import SSEDecodeError, SSEDecoder
+
+if TYPE_CHECKING:
+    from ._client import AsyncHelicone, _Call
+    from ._transport import StreamingResponse
+
+__all__ = [
+    "AsyncStream",
+    "ChatCompletionAccumulator",
+    "ChatCompletionStream",
+    "CompletionStream",
+    "CompletionAccumulator",
+    "StreamTimeouts",
+    "open_stream",
+]
+
+T = TypeVar("T")
+
+#: How long, and how much, we read after ``[DONE]`` to hand the connection back to the pool.
+_DRAIN_SECONDS = 0.25
+_DRAIN_BYTES = 64 * 1024
+
+
+def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
+    ):
+        raise ValueError(f"{attribute.name} must be a positive number of seconds or None")
+
+
+@attrs.frozen
+class StreamTimeouts:
+    """Time budgets of a stream, on top of the connect/write/pool timeouts.
+
+    Args:
+        first_event: seconds from sending the request to the first event (None: the read
+            timeout applies alone).
+        idle: longest gap between two reads of the stream, in seconds (None: the client's
+            read timeout). A slow stream whose gaps each stay within it completes.
+        total: a deadline for the whole stream, in seconds from the request (None: none).
+    """
+
+    first_event: float | None = attrs.field(default=None, validator=_positive_or_none)
+    idle: float | None = attrs.field(default=None, validator=_positive_or_none)
+    total: float | None = attrs.field(default=None, validator=_positive_or_none)
+
+
+# -- accumulators ------------------------------------------------------------------------
+
+
+class _ToolCallParts:
+    __slots__ = ("arguments", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.type: str | None = None
+        self.name: str | None = None
+        self.arguments: list[str] = []
+
+
+class _ChoiceParts:
+    __slots__ = ("content", "finish_reason", "logprobs", "refusal", "role", "tool_calls")
+
+    def __init__(self) -> None:
+        self.role: str | None = None
+        self.content: list[str] = []
+        self.refusal: list[str] = []
+        self.finish_reason: str | None = None
+        self.tool_calls: dict[int, _ToolCallParts] = {}
+        self.logprobs: Any = None
+
+
+class ChatCompletionAccumulator:
+    """Builds the :class:`ChatCompletion` a stream of chunks amounts to.
+
+    Handles content and refusal deltas, tool calls whose id, name and argument fragments
+    arrive interleaved by ``index``, several choices (``n > 1``), finish reasons, and the
+    usage carried by the final chunk (whose ``choices`` is empty).
+    """
+
+    __slots__ = ("_choices", "_created", "_id", "_model", "_usage", "chunks")
+
+    def __init__(self) -> None:
+        self._choices: dict[int, _ChoiceParts] = {}
+        self._id = ""
+        self._model = ""
+        self._created = 0
+        self._usage: Usage | None = None
+        self.chunks = 0
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        """Fold one chunk in."""
+        self.chunks += 1
+        if not self._id:
+            self._id, self._model, self._created = chunk.id, chunk.model, chunk.created
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        for choice in chunk.choices:
+            parts = self._choices.get(choice.index)
+            if parts is None:
+                parts = self._choices[choice.index] = _ChoiceParts()
+            delta = choice.delta
+            if delta.role is not None:
+                parts.role = delta.role
+            if delta.content:
+                parts.content.append(delta.content)
+            if delta.refusal:
+                parts.refusal.append(delta.refusal)
+            if delta.tool_calls:
+                for call in delta.tool_calls:
+                    self._add_tool_call(parts, call)
+            if choice.finish_reason is not None:
+                parts.finish_reason = choice.finish_reason
+
+    @staticmethod
+    def _add_tool_call(parts: _ChoiceParts, call: ChoiceDeltaToolCall) -> None:
+        tool = parts.tool_calls.get(call.index)
+        if tool is None:
+            tool = parts.tool_calls[call.index] = _ToolCallParts()
+        if call.id:
+            tool.id = call.id
+        if call.type:
+            tool.type = call.type
+        if call.function is not None:
+            if call.function.name:
+                tool.name = (tool.name or "") + call.function.name
+            if call.function.arguments:
+                tool.arguments.append(call.function.arguments)
+
+    @property
+    def finished(self) -> bool:
+        """Whether at least one choice arrived and every choice has a finish reason."""
+        return bool(self._choices) and all(
+            p.finish_reason is not None for p in self._choices.values()
+        )
+
+    def text(self, index: int = 0) -> str:
+        """The content of choice ``index`` so far."""
+        parts = self._choices.get(index)
+        return "".join(parts.content) if parts else ""
+
+    def result(self) -> ChatCompletion:
+        """The completion so far (complete once the stream ended)."""
+        choices = []
+        for index in sorted(self._choices):
+            parts = self._choices[index]
+            tool_calls = [
+                ChatCompletionMessageToolCall(
+                    id=t.id or "",
+                    type=t.type or "function",
+                    function=Function(name=t.name or "", arguments="".join(t.arguments)),
+                )
+                for _, t in sorted(parts.tool_calls.items())
+            ]
+            message = ChatCompletionMessage(
+                role=parts.role or "assistant",
+                content="".join(parts.content) if parts.content or not tool_calls else None,
+                refusal="".join(parts.refusal) if parts.refusal else None,
+                tool_calls=tool_calls or None,
+            )
+            choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
+        return ChatCompletion(
+            id=self._id,
+            choices=choices,
+            model=self._model,
+            created=self._created,
+            usage=self._usage,
+        )
+
+
+class CompletionAccumulator:
+    """Builds the :class:`Completion` a stream of text-completion chunks amounts to."""
+
+    __slots__ = ("_created", "_finish", "_id", "_model", "_text", "_usage", "chunks")
+
+    def __init__(self) -> None:
+        self._text: dict[int, list[str]] = {}
+        self._finish: dict[int, str | None] = {}
+        self._id = ""
+        self._model = ""
+        self._created = 0
+        self._usage: Usage | None = None
+        self.chunks = 0
+
+    def add(self, chunk: Completion) -> None:
+        """Fold one chunk in."""
+        self.chunks += 1
+        if not self._id:
+            self._id, self._model, self._created = chunk.id, chunk.model, chunk.created
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        for choice in chunk.choices:
+            self._text.setdefault(choice.index, []).append(choice.text)
+            if choice.finish_reason is not None or choice.index not in self._finish:
+                self._finish[choice.index] = choice.finish_reason
+
+    @property
+    def finished(self) -> bool:
+        """Whether at least one choice arrived and every choice has a finish reason."""
+        return bool(self._finish) and all(f is not None for f in self._finish.values())
+
+    def text(self, index: int = 0) -> str:
+        """The text of choice ``index`` so far."""
+        return "".join(self._text.get(index, ()))
+
+    def result(self) -> Completion:
+        """The completion so far."""
+        return Completion(
+            id=self._id,
+            model=self._model,
+            created=self._created,
+            usage=self._usage,
+            choices=[
+                CompletionChoice(index=i, text="".join(t), finish_reason=self._finish.get(i))
+                for i, t in sorted(self._text.items())
+            ],
+        )
+
+
+# -- in-stream errors ----------------------------------------------------------------------
+
+_ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "permission_denied": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "rate_limited": 429,
+    "insufficient_quota": 429,
+    "timeout": 408,
+    "overloaded_error": 503,
+    "server_error": 500,
+    "api_error": 500,
+}
+
+
+def _in_stream_status(error: Any) -> int:
+    if isinstance(error, dict):
+        for key in ("status_code", "status", "statusCode", "code"):
+            value = error.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
+                return value
+        for key in ("type", "code"):
+            value = error.get(key)
+            if isinstance(value, str) and value in _ERROR_TYPE_STATUS:
+                return _ERROR_TYPE_STATUS[value]
+    return 500
+
+
+def _in_stream_error(data: dict[str, Any], headers: Any, request_id: str | None) -> APIError:
+    error = data.get("error")
+    status = _in_stream_status(error)
+    raw = json.dumps(data).encode()
+    parsed: ParsedErrorBody = parse_error_body(raw, status)
+    return error_from_parsed(status, parsed, headers, request_id=request_id, in_stream=True)
+
+
+# -- the stream ------------------------------------------------------------------------
+
+
+class AsyncStream(Generic[T]):
+    """An async iterator over the chunks of a streamed answer.
+
+    Use ``async with stream:`` (or ``await stream.aclose()``) to release the connection
+    when you stop early; a stream read to its end closes itself.
+
+    Attributes:
+        helicone: Helicone metadata read from the response headers.
+        request_id: the ``Helicone-Request-Id`` this client sent.
+    """
+
+    __slots__ = (
+        "_acc",
+        "_closed",
+        "_deadline",
+        "_decoder",
+        "_done",
+        "_first_event",
+        "_hook",
+        "_pending",
+        "_response",
+        "_synthetic",
+        "helicone",
+        "request_id",
+    )
+
+    def __init__(
+        self,
+        response: StreamingResponse,
+        *,
+        kind: str,
+        request_id: str | None,
+        helicone: HeliconeMetadata,
+        timeouts: StreamTimeouts,
+        started: float,
+    ) -> None:
+        self._response: StreamingResponse | None = response
+        self._decoder = SSEDecoder()
+        self._pending: list[Any] = []
+        self._done = False
+        self._closed = False
+        self._synthetic = False
+        self.request_id = request_id
+        self.helicone = helicone
+        self._acc: ChatCompletionAccumulator | CompletionAccumulator
+        self._hook: Callable[[Any], Any]
+        if kind == "chat":
+            self._acc = ChatCompletionAccumulator()
+            self._hook = structure_hook(ChatCompletionChunk)
+        else:
+            self._acc = CompletionAccumulator()
+            self._hook = structure_hook(Completion)
+        self._first_event = None if timeouts.first_event is None else started + timeouts.first_event
+        self._deadline = None if timeouts.total is None else started + timeouts.total
+
+    # -- iteration -----------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        pending = self._pending
+        while not pending:
+            if self._done:
+                raise StopAsyncIteration
+            try:
+                await self._fill()
+            except BaseException:
+                await self._close_shielded()
+                raise
+        item: T = pending.pop(0)
+        return item
+
+    async def _fill(self) -> None:
+        response = self._response
+        if response is None:
+            self._done = True
+            return
+        chunk = await self._read(response)
+        if chunk is None:
+            self._end_of_body()
+            return
+        try:
+            events = self._decoder.decode(chunk)
+        except SSEDecodeError as exc:
+            raise APIResponseValidationError(
+                f"Invalid event stream: {exc}",
+                status_code=response.status_code,
+                request_id=self.request_id,
+            ) from exc
+        for event in events:
+            data = event.data
+            if data == "[DONE]":
+                self._done = True
+                await self._drain()
+                return
+            self._handle(data)
+
+    async def _read(self, response: StreamingResponse) -> bytes | None:
+        deadline = self._first_event if self._acc.chunks == 0 else None
+        if self._deadline is not None:
+            deadline = self._deadline if deadline is None else min(deadline, self._deadline)
+        try:
+            if deadline is None:
+                return await response.next_chunk()
+            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                return await response.next_chunk()
+        except TimeoutError as exc:
+            if self._deadline is not None and anyio.current_time() >= self._deadline:
+                raise StreamDeadlineError(
+                    "The stream ran past its total deadline.", request_id=self.request_id
+                ) from exc
+            raise StreamFirstEventTimeoutError(
+                "No event arrived within the first-event timeout.", request_id=self.request_id
+            ) from exc
+        except APITimeoutError as exc:
+            if self._acc.chunks == 0:
+                raise StreamFirstEventTimeoutError(
+                    "No event arrived within the read timeout.", request_id=self.request_id
+                ) from exc
+            raise StreamIdleTimeoutError(
+                "The stream was idle for longer than its read (idle) timeout after "
+                f"{self._acc.chunks} chunks.",
+                request_id=self.request_id,
+            ) from exc
+        except APIConnectionError as exc:
+            raise APIConnectionError(
+                f"The connection broke after {self._acc.chunks} chunks: {exc.message}",
+                request_id=self.request_id,
+            ) from exc
+
+    def _handle(self, data: str) -> None:
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"A stream event is not valid JSON: {data[:200]!r}",
+                status_code=200,
+                body=data,
+                request_id=self.request_id,
+            ) from exc
+        if type(obj) is dict and "error" in obj and not obj.get("choices"):
+            raise _in_stream_error(
+                obj, self.helicone.headers if self.helicone else {}, self.request_id
+            )
+        try:
+            chunk = self._hook(obj)
+        except ShapeError as exc:
+            raise APIResponseValidationError(
+                f"A stream event does not have the expected shape: {exc}",
+                status_code=200,
+                body=data,
+                request_id=self.request_id,
+            ) from exc
+        self._acc.add(chunk)
+        self._pending.append(chunk)
+
+    def _end_of_body(self) -> None:
+        self._done = True
+        tail = self._decoder.flush()
+        if tail is not None and tail.data and tail.data != "[DONE]":
+            # The body ended inside an event. If that event is complete JSON, use it:
+            # the cut came after the last byte that mattered.
+            with contextlib.suppress(APIResponseValidationError):
+                self._handle(tail.data)
+        if self._synthetic or self._acc.finished:
+            return
+        partial = self._acc.result()
+        raise StreamTruncatedError(
+            f"The stream ended after {self._acc.chunks} chunks, before [DONE] and before "
+            "every choice had a finish_reason.",
+            partial=partial,
+            chunks=self._acc.chunks,
+            request_id=self.request_id,
+        )
+
+    async def _drain(self) -> None:
+        response, self._response = self._response, None
+        if response is None:
+            return
+        try:
+            with anyio.move_on_after(_DRAIN_SECONDS):
+                read = 0
+                while read <= _DRAIN_BYTES:
+                    piece = await response.next_chunk()
+                    if piece is None:
+                        break
+                    read += len(piece)
+        except APIError:
+            pass  # the answer was complete; a broken tail does not matter
+        finally:
+            await _close_response(response)
+
+    # -- closing -------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the stream and release its connection (safe to call twice, from any task)."""
+        self._done = True
+        self._closed = True
+        response, self._response = self._response, None
+        if response is not None:
+            await _close_response(response)
+
+    async def _close_shielded(self) -> None:
+        self._done = True
+        response, self._response = self._response, None
+        if response is not None:
+            await _close_response(response)
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # Dropped without closing (e.g. `break` and forget). No event loop work here:
+        # shut the socket down so the server stops at once, and free the pool slot.
+        response = getattr(self, "_response", None)
+        if response is not None:
+            self._response = None
+            response.abandon()
+
+    # -- accumulated results ---------------------------------------------------------------
+
+    @property
+    def accumulated(self) -> Any:
+        """What the stream amounts to so far (a ``ChatCompletion`` or ``Completion``)."""
+        result = self._acc.result()
+        object.__setattr__(result, "helicone", self.helicone)
+        return result
+
+    async def get_final_completion(self) -> Any:
+        """Read the rest of the stream and return the completion it amounts to.
+
+        Returns:
+            A :class:`ChatCompletion` for chat streams, a :class:`Completion` for text.
+
+        Raises:
+            StreamTruncatedError, APIStatusError, APIConnectionError, APITimeoutError,
+            APIResponseValidationError: as iteration would.
+        """
+        async for _ in self:
+            pass
+        return self.accumulated
+
+    def text_deltas(self) -> AsyncIterator[str]:
+        """Iterate over just the text of choice 0 as it arrives (skips empty deltas)."""
+        return _TextDeltas(self)
+
+    # -- non-SSE answers --------------------------------------------------------------------
+
+    def _deliver_whole(self, data: Any, status: int) -> None:
+        """Turn a JSON completion that came instead of a stream into chunks."""
+        self._synthetic = True
+        try:
+            if isinstance(self._acc, ChatCompletionAccumulator):
+                completion = structure(data, ChatCompletion)
+                chunk: Any = _completion_as_chunk(completion)
+            else:
+                chunk = structure(data, Completion)
+        except ShapeError as exc:
+            raise APIResponseValidationError(
+                f"The gateway answered {status} with JSON that is neither a stream nor a "
+                f"completion: {exc}",
+                status_code=status,
+                body=data,
+                request_id=self.request_id,
+            ) from exc
+        self._acc.add(chunk)
+        self._pending.append(chunk)
+        self._done = True
+
+
+class ChatCompletionStream(AsyncStream[ChatCompletionChunk]):
+    """A stream of :class:`ChatCompletionChunk` (``chat.completions.create(stream=True)``)."""
+
+    __slots__ = ()
+
+    @property
+    def accumulated(self) -> ChatCompletion:
+        """The :class:`ChatCompletion` the chunks so far amount to."""
+        result: ChatCompletion = super().accumulated
+        return result
+
+    async def get_final_completion(self) -> ChatCompletion:
+        """Read the rest of the stream and return the :class:`ChatCompletion` it amounts to.
+
+        Returns:
+            The accumulated completion, with ``.helicone`` set.
+
+        Raises:
+            StreamTruncatedError, APIStatusError, APIConnectionError, APITimeoutError,
+            APIResponseValidationError: as iteration would.
+        """
+        result: ChatCompletion = await super().get_final_completion()
+        return result
+
+
+class CompletionStream(AsyncStream[Completion]):
+    """A stream of text :class:`Completion` chunks (``completions.create(stream=True)``)."""
+
+    __slots__ = ()
+
+    @property
+    def accumulated(self) -> Completion:
+        """The :class:`Completion` the chunks so far amount to."""
+        result: Completion = super().accumulated
+        return result
+
+    async def get_final_completion(self) -> Completion:
+        """Read the rest of the stream and return the :class:`Completion` it amounts to.
+
+        Returns:
+            The accumulated completion, with ``.helicone`` set.
+
+        Raises:
+            StreamTruncatedError, APIStatusError, APIConnectionError, APITimeoutError,
+            APIResponseValidationError: as iteration would.
+        """
+        result: Completion = await super().get_final_completion()
+        return result
+
+
+class _TextDeltas:
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: AsyncStream[Any]) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _TextDeltas:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            chunk = await self._stream.__anext__()
+            for choice in chunk.choices:
+                if choice.index != 0:
+                    continue
+                text = choice.delta.content if hasattr(choice, "delta") else choice.text
+                if text:
+                    return str(text)
+
+
+def _completion_as_chunk(completion: ChatCompletion) -> ChatCompletionChunk:
+    choices = []
+    for choice in completion.choices:
+        message = choice.message
+        tool_calls = None
+        if message.tool_calls:
+            tool_calls = [
+                ChoiceDeltaToolCall(
+                    index=i,
+                    id=call.id,
+                    type=call.type,
+                    function=ChoiceDeltaToolCallFunction(
+                        name=call.function.name, arguments=call.function.arguments
+                    ),
+                )
+                for i, call in enumerate(message.tool_calls)
+            ]
+        choices.append(
+            ChunkChoice(
+                index=choice.index,
+                delta=ChoiceDelta(
+                    role=message.role,
+                    content=message.content,
+                    refusal=message.refusal,
+                    tool_calls=tool_calls,
+                ),
+                finish_reason=choice.finish_reason,
+            )
+        )
+    return ChatCompletionChunk(
+        id=completion.id,
+        choices=choices,
+        model=completion.model,
+        created=completion.created,
+        usage=completion.usage,
+        system_fingerprint=completion.system_fingerprint,
+    )
+
+
+async def _close_response(response: StreamingResponse) -> None:
+    with anyio.CancelScope(shield=True):
+        await response.aclose()
+
+
+async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStream[Any]:
+    """Send a streaming request (with retries before the first byte) and wrap the answer."""
+    started = anyio.current_time()
+    timeouts = client._stream_timeouts(call)
+    budgets = [b for b in (timeouts.first_event, timeouts.total) if b is not None]
+    if budgets:
+        # The first-event and total budgets run from the request, so they cover the wait
+        # for the response headers (and any retries before them) too.
+        try:
+            with anyio.fail_after(min(budgets)):
+                response = await client._open_with_retries(call)
+        except TimeoutError as exc:
+            cls_ = (
+                StreamFirstEventTimeoutError
+                if timeouts.first_event is not None and timeouts.first_event == min(budgets)
+                else StreamDeadlineError
+            )
+            raise cls_(
+                f"No answer within the stream's {min(budgets)} s budget.",
+                request_id=call.request_id,
+            ) from exc
+    else:
+        response = await client._open_with_retries(call)
+    meta = HeliconeMetadata.from_headers(response.headers, sent_request_id=call.request_id)
+    cls: type[AsyncStream[Any]] = ChatCompletionStream if kind == "chat" else CompletionStream
+    stream = cls(
+        response,
+        kind=kind,
+        request_id=call.request_id,
+        helicone=meta,
+        timeouts=timeouts,
+        started=started,
+    )
+    ctype = response.headers.get("content-type", "")
+    if "text/event-stream" not in ctype:
+        # Not a stream: read it as a normal answer, so it is never an empty "success".
+        try:
+            body = await response.read()
+        finally:
+            await stream._close_shielded()
+        stream._done = False
+        parsed_error = _non_stream_error(body, response.status_code, response.headers, call)
+        if parsed_error is not None:
+            raise parsed_error
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"The gateway answered {response.status_code} ({ctype or 'no content type'}) "
+                f"to a stream request with a body that is neither an event stream nor JSON: "
+                f"{body[:200]!r}",
+                status_code=response.status_code,
+                body=body.decode("utf-8", errors="replace"),
+                request_id=call.request_id,
+            ) from exc
+        stream._deliver_whole(data, response.status_code)
+    return stream
+
+
+def _non_stream_error(body: bytes, status: int, headers: Any, call: _Call) -> APIError | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if type(data) is dict and "error" in data and not data.get("choices"):
+        parsed = parse_error_body(body, status)
+        code = _in_stream_status(data.get("error"))
+        error = error_from_parsed(code, parsed, headers, request_id=call.request_id)
+        error.helicone = HeliconeMetadata.from_headers(headers, sent_request_id=call.request_id)
+        return error
+    return None
