@@ -426,6 +426,8 @@ def _check_retries(value: object) -> int:
 
 
 def _model(value: object) -> str:
+    if value is None:
+        raise InvalidInputError("model", "is required (unless prompt_id supplies it)")
     if not isinstance(value, str):
         raise InvalidInputError("model", f"must be a str, got {type(value).__name__}")
     # stacklevel 4: parse_model <- _model <- create <- the caller's code.
@@ -452,12 +454,12 @@ def _int(field: str, value: object, low: int = 0) -> int:
     return value
 
 
-def _messages(value: object) -> list[Any]:
+def _messages(value: object, *, allow_empty: bool = False) -> list[Any]:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
         raise InvalidInputError(
             "messages", f"must be a list of message mappings, got {type(value).__name__}"
         )
-    if not value:
+    if not value and not allow_empty:
         raise InvalidInputError("messages", "must not be empty")
     for i, message in enumerate(value):
         if not isinstance(message, Mapping):
@@ -468,6 +470,35 @@ def _messages(value: object) -> list[Any]:
         if not isinstance(role, str) or not role:
             raise InvalidInputError(f"messages[{i}].role", "is missing or not a string")
     return list(value)
+
+
+def _prompt_fields(
+    body: dict[str, Any],
+    *,
+    prompt_id: str | None,
+    version_id: str | None,
+    environment: str | None,
+    inputs: Mapping[str, Any] | None,
+) -> None:
+    """Add Helicone prompt fields (body fields, not headers: ../shared/helicone-api.md §3.1)."""
+    for name, value in (
+        ("prompt_id", prompt_id),
+        ("version_id", version_id),
+        ("environment", environment),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise InvalidInputError(name, "must be a non-empty str")
+        body[name] = value
+    if (version_id is not None or environment is not None or inputs is not None) and (
+        prompt_id is None
+    ):
+        raise InvalidInputError("prompt_id", "is required with version_id, environment or inputs")
+    if inputs is not None:
+        if not isinstance(inputs, Mapping) or not all(isinstance(k, str) for k in inputs):
+            raise InvalidInputError("inputs", "must be a mapping with str keys")
+        body["inputs"] = dict(inputs)
 
 
 def _stop(value: object) -> object:
@@ -542,7 +573,7 @@ class ChatCompletions(_Resource):
         self,
         *,
         messages: Sequence[Mapping[str, Any]],
-        model: str,
+        model: str | None = None,
         stream: Literal[False] = False,
         temperature: float | None = None,
         top_p: float | None = None,
@@ -561,6 +592,10 @@ class ChatCompletions(_Resource):
         top_logprobs: int | None = None,
         stream_options: Mapping[str, Any] | None = None,
         user: str | None = None,
+        prompt_id: str | None = None,
+        version_id: str | None = None,
+        environment: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         helicone: HeliconeOptions | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -576,7 +611,7 @@ class ChatCompletions(_Resource):
         self,
         *,
         messages: Sequence[Mapping[str, Any]],
-        model: str,
+        model: str | None = None,
         stream: Literal[True],
         temperature: float | None = None,
         top_p: float | None = None,
@@ -595,6 +630,10 @@ class ChatCompletions(_Resource):
         top_logprobs: int | None = None,
         stream_options: Mapping[str, Any] | None = None,
         user: str | None = None,
+        prompt_id: str | None = None,
+        version_id: str | None = None,
+        environment: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         helicone: HeliconeOptions | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -609,7 +648,7 @@ class ChatCompletions(_Resource):
         self,
         *,
         messages: Sequence[Mapping[str, Any]],
-        model: str,
+        model: str | None = None,
         stream: bool = False,
         temperature: float | None = None,
         top_p: float | None = None,
@@ -628,6 +667,10 @@ class ChatCompletions(_Resource):
         top_logprobs: int | None = None,
         stream_options: Mapping[str, Any] | None = None,
         user: str | None = None,
+        prompt_id: str | None = None,
+        version_id: str | None = None,
+        environment: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         helicone: HeliconeOptions | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -643,11 +686,15 @@ class ChatCompletions(_Resource):
             messages: the conversation: a list of mappings, each with a ``role``.
             model: a model string: ``gpt-4o-mini``, ``gpt-4o-mini/openai``, a comma-separated
                 chain, ``!provider`` exclusions; LiteLLM's ``helicone/`` prefix is stripped.
+                Optional when ``prompt_id`` names a stored prompt that supplies it.
             stream: return an :class:`AsyncStream` of chunks instead of a completion.
             temperature, top_p, max_tokens, max_completion_tokens, frequency_penalty,
             presence_penalty, stop, n, seed, tools, tool_choice, parallel_tool_calls,
             response_format, logprobs, top_logprobs, stream_options, user: OpenAI parameters,
                 sent only when given.
+            prompt_id, version_id, environment, inputs: a Helicone prompt (2025 prompts) to
+                expand in the gateway; ``environment`` wins over ``version_id`` there, and
+                ``inputs`` fills its ``{{hc:name:type}}`` variables.
             metadata: Helicone header names (LiteLLM style) become headers; other keys stay
                 in the body's ``metadata``.
             helicone: per-call :class:`HeliconeOptions`, merged over the client's.
@@ -666,7 +713,13 @@ class ChatCompletions(_Resource):
                 timeouts).
             APIResponseValidationError: the answer was not a chat completion.
         """
-        body: dict[str, Any] = {"model": _model(model), "messages": _messages(messages)}
+        body: dict[str, Any] = {}
+        if model is not None or prompt_id is None:
+            body["model"] = _model(model)
+        body["messages"] = _messages(messages, allow_empty=prompt_id is not None)
+        _prompt_fields(
+            body, prompt_id=prompt_id, version_id=version_id, environment=environment, inputs=inputs
+        )
         if stream:
             body["stream"] = True
         _sampling(
