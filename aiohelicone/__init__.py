@@ -109,6 +109,7 @@ __all__ = [
     "StreamFirstEventTimeoutError",
     "StreamIdleTimeoutError",
     "StreamInterruptedError",
+    "StreamTimeouts",
     "StreamTruncatedError",
     "UnknownProviderWarning",
     "UnprocessableEntityError",

@@ -1,0 +1,58 @@
+"""The public surface: exports, version, and what importing the package costs."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+import types
+
+import aiohelicone
+import aiohelicone.testing
+
+
+def _public_names(module: types.ModuleType) -> set[str]:
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    } | ({"__version__"} if hasattr(module, "__version__") else set())
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    """__all__ is sorted and equals the names the package exposes."""
+    assert aiohelicone.__all__ == sorted(aiohelicone.__all__)
+    assert set(aiohelicone.__all__) == _public_names(aiohelicone)
+
+
+def test_testing_all_lists_exactly_the_public_names() -> None:
+    """aiohelicone.testing's __all__ is sorted and complete too."""
+    names = aiohelicone.testing.__all__
+    assert names == sorted(names)
+    assert set(names) == _public_names(aiohelicone.testing)
+
+
+def test_version_matches_installed_metadata() -> None:
+    """The literal __version__ agrees with the installed distribution."""
+    assert aiohelicone.__version__ == importlib.metadata.version("aiohelicone")
+
+
+def test_py_typed_is_shipped() -> None:
+    """The package is marked as typed."""
+    assert aiohelicone.__file__ is not None
+    from pathlib import Path
+
+    assert (Path(aiohelicone.__file__).parent / "py.typed").is_file()
+
+
+def test_import_is_cheap_and_quiet() -> None:
+    """`import aiohelicone` imports neither httpx2 nor cattrs and starts no thread."""
+    code = (
+        "import sys, threading\n"
+        "import aiohelicone\n"
+        "assert 'httpx2' not in sys.modules, 'httpx2 imported'\n"
+        "assert 'cattrs' not in sys.modules, 'cattrs imported'\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
