@@ -98,7 +98,12 @@ def _fail(path: str, expected: str, value: object) -> typing.NoReturn:
 
 
 class _HookBuilder:
-    """Generates one structure function per model class (compiled Python source)."""
+    """Generates one structure function per model class (compiled Python source).
+
+    The generated function reads each field with one ``dict.get``, checks its type, calls
+    the child hooks directly (models do not nest recursively, so children are built first)
+    and calls the class positionally: a chunk of a stream goes through three of these.
+    """
 
     def __init__(self) -> None:
         self.hooks: dict[type, Callable[[Any], Any]] = {}
@@ -121,23 +126,43 @@ class _HookBuilder:
             "ShapeError": ShapeError,
             "fail": _fail,
             "decode_embedding": _decode_embedding,
-            "builder": self,
+            "MISSING": _MISSING,
+            "EMPTY": _models._EMPTY,
+            "NONE_MISSING": _models._NONE_MISSING,
+            "ok": _structures,
         }
         lines = [
             "def structure(d):",
             "    if type(d) is not dict:",
             f"        fail('', 'an object ({cls.__name__})', d)",
-            "    kw = {}",
         ]
         for f in fields:
             lines.extend(self._field_lines(cls, f, hints[f.name], ns))
         lines += [
-            "    if not names.issuperset(d):",
-            "        kw['extra'] = {k: v for k, v in d.items() if k not in names}",
-            "    if not nullable.issubset(d):",
-            "        kw['missing'] = tuple(sorted(nullable.difference(d)))",
-            "    return cls(**kw)",
+            "    extra = EMPTY if names.issuperset(d) else {",
+            "        k: v for k, v in d.items() if k not in names",
+            "    }",
+            "    missing = nullable.difference(d) or NONE_MISSING",
         ]
+        every = list(attrs.fields(cls))
+        if any(f.validator is not None or f.converter is not None for f in every):
+            args = ", ".join(f"v_{f.name}" for f in fields)
+            lines.append(f"    return cls({args}, extra=extra, missing=missing)")
+        else:
+            # No validators or converters to run: fill the slots directly through their
+            # descriptors, 2-3x cheaper than the frozen __init__ (measured on a chunk).
+            ns["new"] = object.__new__
+            lines.append("    o = new(cls)")
+            values = {f.name: f"v_{f.name}" for f in fields}
+            values.update(extra="extra", missing="missing")
+            for f in every:
+                ns[f"set_{f.name}"] = cls.__dict__[f.name].__set__
+                value = values.get(f.name)
+                if value is None:  # e.g. `helicone`: filled in later by the client
+                    ns[f"default_{f.name}"] = f.default
+                    value = f"default_{f.name}"
+                lines.append(f"    set_{f.name}(o, {value})")
+            lines.append("    return o")
         source = "\n".join(lines)
         exec(compile(source, f"<aiohelicone structure {cls.__name__}>", "exec"), ns)
         hook: Callable[[Any], Any] = ns["structure"]
@@ -148,21 +173,47 @@ class _HookBuilder:
         self, cls: type, f: attrs.Attribute[Any], hint: Any, ns: dict[str, Any]
     ) -> list[str]:
         name = f.name
-        required = f.default is attrs.NOTHING
         optional, inner = _unwrap_optional(hint)
         var = f"v_{name}"
-        out = [f"    if '{name}' in d:", f"        {var} = d['{name}']"]
-        body: list[str] = []
+        body = self._check_lines(cls, name, var, inner, ns)
+        if f.default is None:
+            # Absent and null both give None; anything else is checked.
+            out = [f"    {var} = d.get('{name}')"]
+            if body:
+                out.append(f"    if {var} is not None:")
+                out.extend("        " + line for line in body)
+            return out
+        out = [f"    {var} = d.get('{name}', MISSING)", f"    if {var} is MISSING:"]
+        if f.default is attrs.NOTHING:
+            out.append(f"        raise ShapeError('{name}', 'required field is missing')")
+        elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+            ns[f"factory_{name}"] = f.default.factory
+            out.append(f"        {var} = factory_{name}()")
+        else:
+            ns[f"default_{name}"] = f.default
+            out.append(f"        {var} = default_{name}")
+        if body:
+            if optional:
+                out.append(f"    elif {var} is not None:")
+                out.extend("        " + line for line in body)
+            else:
+                out.append("    else:")
+                out.extend("        " + line for line in body)
+        return out
+
+    def _check_lines(
+        self, cls: type, name: str, var: str, inner: Any, ns: dict[str, Any]
+    ) -> list[str]:
         if cls is _models.Embedding and name == "embedding":
-            body = [
+            return [
                 "try:",
                 f"    {var} = decode_embedding({var})",
                 "except ShapeError as exc:",
                 f"    raise exc.under('{name}') from None",
             ]
-        elif inner is Any:
-            body = []
-        elif inner in _PRIMITIVES:
+        if inner is Any:
+            return []
+        if inner in _PRIMITIVES:
             types_name = f"t_{name}"
             ns[types_name] = _PRIMITIVES[inner]
             check = f"type({var}) not in {types_name}"
@@ -171,52 +222,35 @@ class _HookBuilder:
             body = [f"if {check}:", f"    fail('{name}', '{inner.__name__}', {var})"]
             if inner is float:
                 body.append(f"{var} = float({var})")
-        elif attrs.has(inner):
+            return body
+        if attrs.has(inner):
             hook_name = f"h_{name}"
-            ns[hook_name] = self._lazy(inner)
-            body = [
+            ns[hook_name] = self.hook_for(inner)
+            return [
                 "try:",
                 f"    {var} = {hook_name}({var})",
                 "except ShapeError as exc:",
                 f"    raise exc.under('{name}') from None",
             ]
-        elif typing.get_origin(inner) is list:
+        if typing.get_origin(inner) is list:
             (item,) = typing.get_args(inner)
             if not attrs.has(item):
                 raise TypeError(f"unsupported list item type {item!r} in {cls.__name__}")
             hook_name = f"h_{name}"
-            ns[hook_name] = self._lazy(item)
-            body = [
+            ns[hook_name] = self.hook_for(item)
+            return [
                 f"if type({var}) is not list:",
                 f"    fail('{name}', 'a list', {var})",
                 "try:",
                 f"    {var} = [{hook_name}(x) for x in {var}]",
                 "except ShapeError as exc:",
-                f"    i = next(i for i, x in enumerate(d['{name}']) if not _ok({hook_name}, x))",
+                f"    i = next(i for i, x in enumerate(d['{name}']) if not ok({hook_name}, x))",
                 f"    raise exc.under('{name}[' + str(i) + ']') from None",
             ]
-            ns["_ok"] = _structures
-        else:
-            raise TypeError(f"unsupported field type {hint!r} in {cls.__name__}.{name}")
-        if body:
-            if optional:
-                out.append(f"        if {var} is not None:")
-                out.extend("            " + line for line in body)
-            else:
-                out.extend("        " + line for line in body)
-        out.append(f"        kw['{name}'] = {var}")
-        if required:
-            out += ["    else:", f"        raise ShapeError('{name}', 'required field is missing')"]
-        return out
+        raise TypeError(f"unsupported field type {inner!r} in {cls.__name__}.{name}")
 
-    def _lazy(self, cls: type) -> Callable[[Any], Any]:
-        # Child hooks are generated on first use, so that classes can refer to each other.
-        def call(value: Any) -> Any:
-            hook = self.hook_for(cls)
-            return hook(value)
 
-        existing = self.hooks.get(cls)
-        return existing if existing is not None else call
+_MISSING = object()
 
 
 def _structures(hook: Callable[[Any], Any], value: Any) -> bool:

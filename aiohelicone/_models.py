@@ -52,8 +52,11 @@ def _extra_field() -> Any:
     return attrs.field(default=_EMPTY, kw_only=True, eq=False, repr=False)
 
 
+_NONE_MISSING: frozenset[str] = frozenset()
+
+
 def _missing_field() -> Any:
-    return attrs.field(default=(), kw_only=True, eq=False, repr=False)
+    return attrs.field(default=_NONE_MISSING, kw_only=True, eq=False, repr=False)
 
 
 def _helicone_field() -> Any:
@@ -67,7 +70,7 @@ class PromptTokensDetails:
     cached_tokens: int | None = None
     audio_tokens: int | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -79,7 +82,7 @@ class CompletionTokensDetails:
     accepted_prediction_tokens: int | None = None
     rejected_prediction_tokens: int | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -92,7 +95,7 @@ class Usage:
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -102,7 +105,7 @@ class Function:
     name: str
     arguments: str
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -112,7 +115,7 @@ class FunctionCall:
     name: str
     arguments: str
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -123,7 +126,7 @@ class ChatCompletionMessageToolCall:
     function: Function
     type: str = "function"
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -136,7 +139,7 @@ class ChatCompletionMessage:
     tool_calls: list[ChatCompletionMessageToolCall] | None = None
     function_call: FunctionCall | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -148,7 +151,7 @@ class Choice:
     finish_reason: str | None = None
     logprobs: Any = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -168,7 +171,7 @@ class ChatCompletion:
     system_fingerprint: str | None = None
     service_tier: str | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
     helicone: HeliconeMetadata | None = _helicone_field()
 
 
@@ -179,7 +182,7 @@ class ChoiceDeltaFunctionCall:
     name: str | None = None
     arguments: str | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -189,7 +192,7 @@ class ChoiceDeltaToolCallFunction:
     name: str | None = None
     arguments: str | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -201,7 +204,7 @@ class ChoiceDeltaToolCall:
     type: str | None = None
     function: ChoiceDeltaToolCallFunction | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -214,7 +217,7 @@ class ChoiceDelta:
     tool_calls: list[ChoiceDeltaToolCall] | None = None
     function_call: ChoiceDeltaFunctionCall | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -226,7 +229,7 @@ class ChunkChoice:
     finish_reason: str | None = None
     logprobs: Any = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -245,7 +248,7 @@ class ChatCompletionChunk:
     system_fingerprint: str | None = None
     service_tier: str | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -257,7 +260,7 @@ class CompletionChoice:
     finish_reason: str | None = None
     logprobs: Any = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -276,7 +279,7 @@ class Completion:
     usage: Usage | None = None
     system_fingerprint: str | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
     helicone: HeliconeMetadata | None = _helicone_field()
 
 
@@ -288,7 +291,7 @@ class Embedding:
     embedding: list[float]
     object: str = "embedding"
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -298,7 +301,7 @@ class EmbeddingUsage:
     prompt_tokens: int = 0
     total_tokens: int = 0
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -314,7 +317,7 @@ class CreateEmbeddingResponse:
     object: str = "list"
     usage: EmbeddingUsage | None = None
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
     helicone: HeliconeMetadata | None = _helicone_field()
 
 
@@ -327,7 +330,7 @@ class Model:
     created: int = 0
     owned_by: str = ""
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
 
 
 @attrs.frozen
@@ -337,5 +340,5 @@ class ModelList:
     data: list[Model]
     object: str = "list"
     extra: Mapping[str, Any] = _extra_field()
-    missing: tuple[str, ...] = _missing_field()
+    missing: frozenset[str] = _missing_field()
     helicone: HeliconeMetadata | None = _helicone_field()
