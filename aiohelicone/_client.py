@@ -15,7 +15,7 @@ import json
 import math
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, overload
 
 import attrs
 
@@ -29,9 +29,21 @@ from ._exceptions import (
     InvalidInputError,
     make_status_error,
 )
+from ._fallback import (
+    Attempt,
+    ChainPlan,
+    FallbackMode,
+    FallbackPolicy,
+    TargetHealth,
+    request_chain,
+    request_id_fixed,
+    resolve_policy,
+    stream_chain,
+)
 from ._helicone import HeliconeMetadata, HeliconeOptions, resolve_helicone
 from ._models import ChatCompletion, Completion, CreateEmbeddingResponse, ModelList
-from ._modelstring import parse_model
+from ._modelstring import ModelChain, ModelTarget, parse_model
+from ._rest import Requests, RestConnection, Sessions, Users, resolve_rest_base_url
 from ._retry import RetryPolicy
 from ._streaming import StreamTimeouts
 from ._transport import RawResponse, Transport, default_timeout, make_timeout
@@ -48,6 +60,10 @@ DEFAULT_BASE_URL = "https://ai-gateway.helicone.ai/v1"
 
 M = TypeVar("M")
 R = TypeVar("R")
+
+#: What ``model=`` accepts: a model string (maybe a comma-separated chain), a parsed
+#: :class:`ModelChain`, or an explicit list of targets (specs or :class:`ModelTarget`).
+ModelArg: TypeAlias = str | ModelChain | Sequence[str | ModelTarget]
 
 
 def _json_default(value: object) -> Any:
@@ -112,6 +128,20 @@ class AsyncHelicone:
             is then sent as ``Helicone-Auth: Bearer <api_key>`` and this key as
             ``Authorization: Bearer <provider_api_key>``.
         stream_timeouts: default :class:`StreamTimeouts` (first event, idle, total) of streams.
+        fallback: how multi-target model strings (``"a/openai,b/anthropic"``) run:
+            ``"client"`` (default: one target per request, in order, with the attempt log
+            in ``.helicone.attempts``; see :func:`should_fall_back` for what moves on),
+            ``"gateway"`` (the whole string in one request), or a :class:`FallbackPolicy`
+            (mode, deadline, predicate, cool-down). Single targets are never affected.
+        fallback_deadline: seconds for a whole client-side chain (None: no limit).
+        on_attempt: called with each :class:`Attempt` of a client-side chain once it ended
+            (a plain function; an exception from it is logged and ignored).
+        rest_base_url: Helicone's REST API (``client.requests``, ``.sessions``, ``.users``);
+            default ``HELICONE_REST_BASE_URL`` (our invention), else
+            ``https://eu.api.helicone.ai`` for an EU key, else ``https://api.helicone.ai``.
+            It always gets the Helicone key as ``Authorization: Bearer``.
+        region: ``"eu"`` (``https://eu.api.helicone.ai``) or ``"us"``, instead of
+            ``rest_base_url``.
 
     Raises:
         HeliconeError: no API key was given and ``HELICONE_API_KEY`` is not set.
@@ -133,6 +163,11 @@ class AsyncHelicone:
         helicone: HeliconeOptions | None = None,
         provider_api_key: str | None = None,
         stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy = "client",
+        fallback_deadline: float | None = None,
+        on_attempt: Callable[[Attempt], object] | None = None,
+        rest_base_url: str | None = None,
+        region: Literal["us", "eu"] | None = None,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("HELICONE_API_KEY")
@@ -149,6 +184,7 @@ class AsyncHelicone:
             base_url = os.environ.get("HELICONE_BASE_URL") or DEFAULT_BASE_URL
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
+        rest_url = resolve_rest_base_url(rest_base_url, region, api_key)
         if helicone is not None and not isinstance(helicone, HeliconeOptions):
             raise TypeError(f"helicone must be HeliconeOptions, got {type(helicone).__name__}")
         policy = retry_policy or RetryPolicy()
@@ -159,6 +195,11 @@ class AsyncHelicone:
         if stream_timeouts is not None and not isinstance(stream_timeouts, StreamTimeouts):
             raise TypeError("stream_timeouts must be a StreamTimeouts")
         self._stream_defaults = stream_timeouts or StreamTimeouts()
+        self._fallback = resolve_policy(FallbackPolicy(), fallback, fallback_deadline)
+        if on_attempt is not None and not callable(on_attempt):
+            raise TypeError("on_attempt must be a callable taking an Attempt")
+        self._on_attempt = on_attempt
+        self._target_health = TargetHealth()
         self._legacy_auth = provider_api_key is not None
         if provider_api_key is not None:
             auth = {
@@ -179,6 +220,10 @@ class AsyncHelicone:
         self.completions = Completions(self)
         self.embeddings = Embeddings(self)
         self.models = Models(self)
+        self._rest = RestConnection(self, api_key, rest_url, default_headers)
+        self.requests = Requests(self._rest)
+        self.sessions = Sessions(self._rest)
+        self.users = Users(self._rest)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -377,6 +422,46 @@ class AsyncHelicone:
 
         return await open_stream(self, call, kind)
 
+    # -- fallback chains (_fallback.py) ------------------------------------------------------
+
+    def _fallback_plan(
+        self, chain: ModelChain, fallback: object, deadline: float | None
+    ) -> ChainPlan | None:
+        """The client-side chain to run, or None to send ``str(chain)`` as one request."""
+        if fallback is None and deadline is None:
+            if len(chain.targets) == 1 or self._fallback.mode == "gateway":
+                return None  # the fast path: nothing is built
+            return ChainPlan(chain, self._fallback)
+        policy = resolve_policy(self._fallback, fallback, deadline)
+        if len(chain.targets) == 1 or policy.mode == "gateway":
+            return None
+        return ChainPlan(chain, policy)
+
+    async def _run_chain(
+        self,
+        plan: ChainPlan,
+        body: dict[str, Any],
+        call: _Call,
+        result: type[M] | str,
+        *,
+        helicone: HeliconeOptions | None,
+        metadata: Mapping[str, Any] | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> Any:
+        """Run ``plan``; ``result`` is the answer model, or the stream kind for streams."""
+        if body.get("model") != plan.first_wire:
+            # extra_body replaced the model: send the request as the caller wrote it.
+            if isinstance(result, str):
+                return await self._stream(call, result)
+            return await self._request(result, call)
+
+        def fixed() -> bool:
+            return request_id_fixed(self._options, helicone, metadata, extra_headers)
+
+        if isinstance(result, str):
+            return await stream_chain(self, result, plan, body, call, fixed_request_id=fixed)
+        return await request_chain(self, result, plan, body, call, fixed_request_id=fixed)
+
 
 def _parse_json(raw: RawResponse, request_id: str | None) -> Any:
     text = raw.content
@@ -425,13 +510,32 @@ def _check_retries(value: object) -> int:
 # -- argument validation -------------------------------------------------------------------
 
 
-def _model(value: object) -> str:
+def _model(value: object) -> ModelChain:
+    if isinstance(value, str):
+        # stacklevel 4: parse_model <- _model <- create <- the caller's code.
+        return parse_model(value, stacklevel=4)
     if value is None:
         raise InvalidInputError("model", "is required (unless prompt_id supplies it)")
-    if not isinstance(value, str):
-        raise InvalidInputError("model", f"must be a str, got {type(value).__name__}")
-    # stacklevel 4: parse_model <- _model <- create <- the caller's code.
-    return str(parse_model(value, stacklevel=4))
+    if isinstance(value, ModelChain):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, bytes):
+        # An explicit list of targets (and "!provider" exclusions), one spec per item.
+        parts: list[str] = []
+        for i, item in enumerate(value):
+            if isinstance(item, ModelTarget):
+                parts.append(str(item))
+            elif isinstance(item, str) and item.strip() and "," not in item:
+                parts.append(item)
+            else:
+                raise InvalidInputError(
+                    f"model[{i}]", "must be one model spec (a str without ',') or a ModelTarget"
+                )
+        if not parts:
+            raise InvalidInputError("model", "the list of targets is empty")
+        return parse_model(",".join(parts), stacklevel=4)
+    raise InvalidInputError(
+        "model", f"must be a str, a ModelChain or a list of targets, got {type(value).__name__}"
+    )
 
 
 def _finite(
@@ -573,7 +677,7 @@ class ChatCompletions(_Resource):
         self,
         *,
         messages: Sequence[Mapping[str, Any]],
-        model: str | None = None,
+        model: ModelArg | None = None,
         stream: Literal[False] = False,
         temperature: float | None = None,
         top_p: float | None = None,
@@ -604,6 +708,8 @@ class ChatCompletions(_Resource):
         timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
     ) -> ChatCompletion: ...
 
     @overload
@@ -611,7 +717,7 @@ class ChatCompletions(_Resource):
         self,
         *,
         messages: Sequence[Mapping[str, Any]],
-        model: str | None = None,
+        model: ModelArg | None = None,
         stream: Literal[True],
         temperature: float | None = None,
         top_p: float | None = None,
@@ -642,13 +748,15 @@ class ChatCompletions(_Resource):
         timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
     ) -> ChatCompletionStream: ...
 
     async def create(
         self,
         *,
         messages: Sequence[Mapping[str, Any]],
-        model: str | None = None,
+        model: ModelArg | None = None,
         stream: bool = False,
         temperature: float | None = None,
         top_p: float | None = None,
@@ -679,6 +787,8 @@ class ChatCompletions(_Resource):
         timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
     ) -> ChatCompletion | ChatCompletionStream:
         """Create a chat completion (``POST /chat/completions``).
 
@@ -686,7 +796,8 @@ class ChatCompletions(_Resource):
             messages: the conversation: a list of mappings, each with a ``role``.
             model: a model string: ``gpt-4o-mini``, ``gpt-4o-mini/openai``, a comma-separated
                 chain, ``!provider`` exclusions; LiteLLM's ``helicone/`` prefix is stripped.
-                Optional when ``prompt_id`` names a stored prompt that supplies it.
+                Also a :class:`ModelChain`, or an explicit list of targets (specs or
+                :class:`ModelTarget`). Optional when ``prompt_id`` names a stored prompt.
             stream: return an :class:`AsyncStream` of chunks instead of a completion.
             temperature, top_p, max_tokens, max_completion_tokens, frequency_penalty,
             presence_penalty, stop, n, seed, tools, tool_choice, parallel_tool_calls,
@@ -700,8 +811,14 @@ class ChatCompletions(_Resource):
             helicone: per-call :class:`HeliconeOptions`, merged over the client's.
             extra_headers, extra_query, extra_body: added to the request as they are.
             timeout: per-call timeout (seconds, ``httpx2.Timeout`` or None).
-            max_retries: per-call retry count.
+            max_retries: per-call retry count (each target of a chain gets it).
             stream_timeouts: per-call :class:`StreamTimeouts` for ``stream=True``.
+            fallback: per-call override of the client's ``fallback`` (``"client"``,
+                ``"gateway"`` or a :class:`FallbackPolicy`); matters only for a model
+                chain. Client-side, the answer's ``.helicone.attempts`` lists every
+                attempt, and a stream fails over only before its first content
+                (afterwards: :class:`StreamInterruptedError`).
+            fallback_deadline: seconds for the whole client-side chain.
 
         Returns:
             A :class:`ChatCompletion` (with ``.helicone`` metadata), or an ``AsyncStream``.
@@ -712,10 +829,16 @@ class ChatCompletions(_Resource):
             APIConnectionError: the gateway could not be reached (``APITimeoutError`` on
                 timeouts).
             APIResponseValidationError: the answer was not a chat completion.
+            FallbackExhaustedError: every target of a client-side chain failed (or its
+                deadline ran out). A target whose error stops the chain raises that
+                error, with ``.helicone.attempts`` set.
         """
         body: dict[str, Any] = {}
+        plan = None
         if model is not None or prompt_id is None:
-            body["model"] = _model(model)
+            chain = _model(model)
+            plan = self._client._fallback_plan(chain, fallback, fallback_deadline)
+            body["model"] = str(chain) if plan is None else plan.first_wire
         body["messages"] = _messages(messages, allow_empty=prompt_id is not None)
         _prompt_fields(
             body, prompt_id=prompt_id, version_id=version_id, environment=environment, inputs=inputs
@@ -758,6 +881,17 @@ class ChatCompletions(_Resource):
             max_retries=max_retries,
             stream_timeouts=stream_timeouts,
         )
+        if plan is not None:
+            chained: ChatCompletion | ChatCompletionStream = await self._client._run_chain(
+                plan,
+                body,
+                call,
+                "chat" if stream else ChatCompletion,
+                helicone=helicone,
+                metadata=metadata,
+                extra_headers=extra_headers,
+            )
+            return chained
         if stream:
             result: ChatCompletionStream = await self._client._stream(call, "chat")
             return result
@@ -783,7 +917,7 @@ class Completions(_Resource):
     async def create(
         self,
         *,
-        model: str,
+        model: ModelArg,
         prompt: str | Sequence[str],
         stream: Literal[False] = False,
         temperature: float | None = None,
@@ -808,13 +942,15 @@ class Completions(_Resource):
         timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
     ) -> Completion: ...
 
     @overload
     async def create(
         self,
         *,
-        model: str,
+        model: ModelArg,
         prompt: str | Sequence[str],
         stream: Literal[True],
         temperature: float | None = None,
@@ -839,12 +975,14 @@ class Completions(_Resource):
         timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
     ) -> CompletionStream: ...
 
     async def create(
         self,
         *,
-        model: str,
+        model: ModelArg,
         prompt: str | Sequence[str],
         stream: bool = False,
         temperature: float | None = None,
@@ -869,6 +1007,8 @@ class Completions(_Resource):
         timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
     ) -> Completion | CompletionStream:
         """Create a text completion (``POST /completions``).
 
@@ -883,7 +1023,7 @@ class Completions(_Resource):
             seed, logprobs, echo, suffix, best_of, stream_options, user: OpenAI parameters,
                 sent only when given.
             metadata, helicone, extra_headers, extra_query, extra_body, timeout, max_retries,
-            stream_timeouts: as for chat completions.
+            stream_timeouts, fallback, fallback_deadline: as for chat completions.
 
         Returns:
             A :class:`Completion` (with ``.helicone``), or an ``AsyncStream``.
@@ -900,7 +1040,10 @@ class Completions(_Resource):
             prompt_value = list(prompt)
         else:
             raise InvalidInputError("prompt", "must be a str or a list of str")
-        body: dict[str, Any] = {"model": _model(model), "prompt": prompt_value}
+        chain = _model(model)
+        plan = self._client._fallback_plan(chain, fallback, fallback_deadline)
+        wire = str(chain) if plan is None else plan.first_wire
+        body: dict[str, Any] = {"model": wire, "prompt": prompt_value}
         if stream:
             body["stream"] = True
         _sampling(
@@ -934,6 +1077,17 @@ class Completions(_Resource):
             max_retries=max_retries,
             stream_timeouts=stream_timeouts,
         )
+        if plan is not None:
+            chained: Completion | CompletionStream = await self._client._run_chain(
+                plan,
+                body,
+                call,
+                "completion" if stream else Completion,
+                helicone=helicone,
+                metadata=metadata,
+                extra_headers=extra_headers,
+            )
+            return chained
         if stream:
             result: CompletionStream = await self._client._stream(call, "completion")
             return result
@@ -948,7 +1102,7 @@ class Embeddings(_Resource):
     async def create(
         self,
         *,
-        model: str,
+        model: ModelArg,
         input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
         dimensions: int | None = None,
         encoding_format: Literal["float", "base64"] | None = None,
@@ -960,6 +1114,8 @@ class Embeddings(_Resource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
         max_retries: int | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
     ) -> CreateEmbeddingResponse:
         """Create embeddings (``POST /embeddings``).
 
@@ -967,12 +1123,13 @@ class Embeddings(_Resource):
         proxy does, with ``provider_api_key``); a refusal is a typed :class:`APIStatusError`.
 
         Args:
-            model: the embedding model.
+            model: the embedding model (or a chain of them, see
+                :meth:`ChatCompletions.create`).
             input: a text, a list of texts, or token arrays.
             dimensions: the vector size, for models that support it.
             encoding_format: ``float`` or ``base64`` (base64 answers are decoded to floats).
             user, helicone, metadata, extra_headers, extra_query, extra_body, timeout,
-            max_retries: as for chat completions.
+            max_retries, fallback, fallback_deadline: as for chat completions.
 
         Returns:
             A :class:`CreateEmbeddingResponse` (with ``.helicone``).
@@ -987,7 +1144,10 @@ class Embeddings(_Resource):
             input_value = list(input)
         else:
             raise InvalidInputError("input", "must be a str or a non-empty list")
-        body: dict[str, Any] = {"model": _model(model), "input": input_value}
+        chain = _model(model)
+        plan = self._client._fallback_plan(chain, fallback, fallback_deadline)
+        wire = str(chain) if plan is None else plan.first_wire
+        body: dict[str, Any] = {"model": wire, "input": input_value}
         if dimensions is not None:
             body["dimensions"] = _int("dimensions", dimensions, 1)
         if encoding_format is not None:
@@ -1008,6 +1168,17 @@ class Embeddings(_Resource):
             timeout=timeout,
             max_retries=max_retries,
         )
+        if plan is not None:
+            chained: CreateEmbeddingResponse = await self._client._run_chain(
+                plan,
+                body,
+                call,
+                CreateEmbeddingResponse,
+                helicone=helicone,
+                metadata=metadata,
+                extra_headers=extra_headers,
+            )
+            return chained
         return await self._client._request(CreateEmbeddingResponse, call)
 
 

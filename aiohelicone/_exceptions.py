@@ -110,7 +110,11 @@ class APIError(HeliconeError):
     Attributes:
         message: the human-readable message.
         request_id: the ``Helicone-Request-Id`` this client sent (use it for feedback/scores).
+        helicone: Helicone metadata, when known: read from the error response's headers,
+            and/or ``attempts`` of a client-side fallback chain (None otherwise).
     """
+
+    helicone: HeliconeMetadata | None = None
 
     def __init__(self, message: str, *, request_id: str | None = None) -> None:
         self.message = message
@@ -289,9 +293,12 @@ class StreamInterruptedError(APIError):
     """A fallback stream failed after content reached the caller; nothing was replayed.
 
     Attributes:
-        partial: the accumulated output that reached the caller.
-        target: the model string of the target that failed.
-        cause: the error that ended the stream.
+        partial: the accumulated output that reached the caller (a ``ChatCompletion`` or
+            ``Completion``).
+        target: the model spec of the target that failed, e.g. ``gpt-4o-mini/openai``.
+        cause: the error that ended the stream (also ``__cause__``).
+        helicone: the stream's metadata; ``helicone.attempts`` is the chain's attempt log
+            up to the target that was serving.
     """
 
     def __init__(
@@ -312,15 +319,25 @@ class StreamInterruptedError(APIError):
 class FallbackExhaustedError(APIError):
     """Every target of a fallback chain failed (or the chain's deadline ran out).
 
+    The message summarises the attempts, e.g. ``every target of the fallback chain
+    failed (2 attempts): gpt-4o-mini/openai: 500; claude-3.5-haiku/anthropic:
+    APIConnectionError``. The last target's error is also ``__cause__``.
+
     Attributes:
-        attempts: every attempt made, in order, each with its target, outcome and error.
+        attempts: every attempt, in order: ``Attempt`` records with the target, outcome,
+            status, error, elapsed time and request id (also ``helicone.attempts``).
+        reason: why the chain stopped, when it was not simply that every target failed
+            (the deadline ran out, every target was cooling down); None otherwise.
     """
 
     def __init__(self, attempts: tuple[Any, ...], *, reason: str | None = None) -> None:
         self.attempts = attempts
-        head = reason or f"all {len(attempts)} fallback attempts failed"
+        self.reason = reason
+        head = reason or f"every target of the fallback chain failed ({len(attempts)} attempts)"
         lines = "; ".join(f"{a.target}: {a.outcome}" for a in attempts)
-        request_id = attempts[-1].request_id if attempts else None
+        request_id = next(
+            (a.request_id for a in reversed(attempts) if a.request_id is not None), None
+        )
         super().__init__(f"{head}: {lines}" if lines else head, request_id=request_id)
 
 

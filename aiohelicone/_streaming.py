@@ -37,6 +37,7 @@ from ._exceptions import (
     StreamDeadlineError,
     StreamFirstEventTimeoutError,
     StreamIdleTimeoutError,
+    StreamInterruptedError,
     StreamTruncatedError,
     error_from_parsed,
     parse_error_body,
@@ -336,6 +337,7 @@ class AsyncStream(Generic[T]):
         "_deadline",
         "_decoder",
         "_done",
+        "_fallback_target",
         "_first_event",
         "_hook",
         "_pending",
@@ -361,6 +363,8 @@ class AsyncStream(Generic[T]):
         self._done = False
         self._closed = False
         self._synthetic = False
+        # Set by a client-side fallback chain once this stream serves it (_fallback.py).
+        self._fallback_target: str | None = None
         self.request_id = request_id
         self.helicone = helicone
         self._acc: ChatCompletionAccumulator | CompletionAccumulator
@@ -386,11 +390,42 @@ class AsyncStream(Generic[T]):
                 raise StopAsyncIteration
             try:
                 await self._fill()
-            except BaseException:
+            except BaseException as exc:
                 await self._close_shielded()
+                if self._fallback_target is not None and isinstance(exc, APIError):
+                    raise self._interrupted(exc) from exc
                 raise
         item: T = pending.pop(0)
         return item
+
+    def _interrupted(self, cause: APIError) -> StreamInterruptedError:
+        # Content already reached the caller: replaying another model would splice two
+        # answers together, so the failure is reported with what arrived.
+        target = self._fallback_target or "?"
+        error = StreamInterruptedError(
+            f"The stream from {target} failed after {self._acc.chunks} chunks; nothing was "
+            f"replayed from another target: {cause.message}",
+            partial=self.accumulated,
+            target=target,
+            cause=cause,
+            request_id=self.request_id,
+        )
+        error.helicone = self.helicone
+        return error
+
+    async def _read_ahead(self) -> None:
+        """Read, without yielding, until a chunk with content (or the end) is pending.
+
+        "Content" is text, a refusal, a tool call or a finish reason: a role-only first
+        chunk does not count. The chunks read stay pending and reach the caller first.
+        Used by fallback chains, which may still move on while this raises.
+        """
+        try:
+            while not self._done and not any(map(_has_content, self._pending)):
+                await self._fill()
+        except BaseException:
+            await self._close_shielded()
+            raise
 
     async def _fill(self) -> None:
         response = self._response
@@ -591,6 +626,19 @@ class AsyncStream(Generic[T]):
         self._acc.add(chunk)
         self._pending.append(chunk)
         self._done = True
+
+
+def _has_content(chunk: Any) -> bool:
+    for choice in chunk.choices:
+        if choice.finish_reason is not None:
+            return True
+        delta = getattr(choice, "delta", None)
+        if delta is None:  # a text completion chunk
+            if choice.text:
+                return True
+        elif delta.content or delta.refusal or delta.tool_calls:
+            return True
+    return False
 
 
 class ChatCompletionStream(AsyncStream[ChatCompletionChunk]):
