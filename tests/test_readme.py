@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aiohelicone import AsyncHelicone
+from aiohelicone import AsyncHelicone, HeliconeOptions
 from aiohelicone.testing import FakeGateway, LoopbackServer, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +84,14 @@ async def test_readme_snippet_runs(
 ) -> None:
     """Each Python snippet runs against the fake gateway, with `client` pointed at it."""
     gateway, server = fake
-    async with AsyncHelicone(api_key="sk-helicone-readme", base_url=f"{server.url}/v1") as client:
-        namespace: dict[str, Any] = {"client": client, "AsyncHelicone": AsyncHelicone}
+    async with AsyncHelicone(
+        api_key="sk-helicone-readme", base_url=f"{server.url}/v1", rest_base_url=server.url
+    ) as client:
+        namespace: dict[str, Any] = {
+            "client": client,
+            "AsyncHelicone": AsyncHelicone,
+            "HeliconeOptions": HeliconeOptions,
+        }
         compiled = compile(code, f"README.md:{line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         result = eval(compiled, namespace)
         if result is not None:

@@ -71,6 +71,7 @@ from ._registry import (
     build_attempts,
     parse_model_field,
 )
+from ._rest_api import RestAPI, first_body_delay
 from ._wire import (
     JSON_TYPE,
     TEXT_TYPE,
@@ -191,8 +192,14 @@ class FakeGateway:
         seed: seeds the choice of a cache bucket slot.
 
     Attributes:
-        requests: every request received, in order.
+        requests: every request received, in order (REST API calls too, with
+            ``endpoint == "rest"``).
         clock: the clock in use.
+        rest: the REST API served under ``/v1/request``, ``/v1/session`` and ``/v1/user``
+            (:class:`RestAPI`: logged rows with costs, feedback, scores; see
+            ``_rest_api.py``). Point a client's ``rest_base_url`` at the server's URL.
+        prompts: the stored prompts that requests with ``prompt_id`` expand
+            (:class:`PromptStore`).
     """
 
     def __init__(
@@ -232,6 +239,8 @@ class FakeGateway:
         self._scripts: dict[str, _Script] = {}
         self._cache = ResponseCache(clock, random.Random(seed))
         self._limiter = RateLimiter(clock)
+        self.rest = RestAPI(self.requests, self._api_keys)
+        self.prompts = self.rest.prompts
 
     # -- public API -----------------------------------------------------------------------
 
@@ -281,8 +290,10 @@ class FakeGateway:
         self.requests.clear()
 
     def reset(self) -> None:
-        """Forget everything: records, scripts, cached answers and rate-limit buckets."""
+        """Forget everything: records, scripts, cached answers, rate-limit buckets, and the
+        REST API's feedback, scores and prompts."""
         self.requests.clear()
+        self.rest.clear()
         self._scripts.clear()
         self._cache.clear()
         self._limiter.clear()
@@ -318,6 +329,7 @@ class FakeGateway:
         record = self._record(scope, body)
         self.requests.append(record)
         steps = await self._answer(record)
+        record.first_byte_delay = first_body_delay(steps)
         await emit(steps, scope, receive, send, record, self.clock)
 
     # -- request handling -------------------------------------------------------------------
@@ -343,9 +355,13 @@ class FakeGateway:
             session_id=headers.get("helicone-session-id"),
             session_path=headers.get("helicone-session-path"),
             session_name=headers.get("helicone-session-name"),
+            created_at=self.rest.wall_clock(),
         )
 
     async def _answer(self, record: RequestRecord) -> list[Step]:
+        if self.rest.handles(record.path):
+            record.endpoint = "rest"
+            return self.rest.answer(record)
         if record.method == "GET" and record.path in MODELS_PATHS:
             record.endpoint = "models"
             return response(200, JSON_TYPE, dumps(self._models_list()))
@@ -358,6 +374,9 @@ class FakeGateway:
             return _text(401, refusal)
         if endpoint == "responses":
             return _text(501, "The Responses API is not emulated by aiohelicone's FakeGateway")
+        prompt_error = self.rest.expand_prompt(record) if endpoint == "chat" else None
+        if prompt_error is not None:
+            return prompt_error
         data = record.json
         if not isinstance(data, dict) or not _js_truthy(data.get("model")):
             return _text(400, INVALID_BODY)
@@ -543,6 +562,7 @@ class FakeGateway:
 
         _note(record, attempt, _kind(outcome), 200)
         self._served(record, attempt)
+        record.response_events = answer.events
         headers = self._success_headers(record, attempt, answer, limit_headers, cache, reply)
         start = Start(200, headers)
         events = list(answer.events)
@@ -591,6 +611,7 @@ class FakeGateway:
 
     def _replay(self, record: RequestRecord, index: int, hit: CachedResponse) -> list[Step]:
         record.cache = "HIT"
+        record.response_events = hit.chunks
         stored = dict(hit.headers)
         record.provider = stored.get("helicone-provider")
         record.provider_model = stored.get("helicone-model")

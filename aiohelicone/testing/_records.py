@@ -74,6 +74,13 @@ class RequestRecord:
         closed_by_client_at: when the client went away before the answer was complete
             (``clock``): for a stream, the moment the gateway stopped streaming.
         notes: why specs were skipped, and similar diagnostics the real gateway only logs.
+        created_at: wall-clock Unix time of arrival (``gateway.rest.wall_clock``), for the
+            REST API's ``request_created_at``.
+        response_events: the answer's body chunks as served (the JSON body, or the SSE
+            events), for the REST API's tokens, cost and bodies; empty for errors.
+        first_byte_delay: seconds planned before the first body chunk (time to first token).
+        prompt_id: the stored prompt a ``prompt_id`` request was expanded from.
+        prompt_version_id: the id of that prompt's version.
     """
 
     method: str
@@ -102,6 +109,11 @@ class RequestRecord:
     completed_at: float | None = None
     closed_by_client_at: float | None = None
     notes: list[str] = attrs.Factory(list)
+    created_at: float | None = None
+    response_events: tuple[bytes, ...] = attrs.field(default=(), repr=False)
+    first_byte_delay: float | None = None
+    prompt_id: str | None = None
+    prompt_version_id: str | None = None
 
     @property
     def model(self) -> str | None:
