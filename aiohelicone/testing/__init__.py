@@ -10,8 +10,17 @@ request, and can be scripted per target to fail, stall, reset or truncate::
     async with gateway.serve() as server:  # or httpx2.ASGITransport(app=gateway)
         ...  # point a client at server.url + "/v1"
     assert gateway.last_request.provider == "azure"
+
+It also serves Helicone's REST API from what it recorded (``gateway.rest``: logged requests
+with costs from :data:`PRICES`, feedback, scores, sessions, user metrics; see
+``_rest_api.py``) and expands stored prompts (``gateway.prompts``): point a client's
+``rest_base_url`` at the same URL.
 """
 
+from ._client import FAKE_API_KEY as FAKE_API_KEY
+from ._client import ServedFake as ServedFake
+from ._client import fake_client as fake_client
+from ._client import serve_client as serve_client
 from ._emit import ABORT_EXTENSION as ABORT_EXTENSION
 from ._emit import SimulatedReset as SimulatedReset
 from ._gateway import FakeGateway as FakeGateway
@@ -35,6 +44,12 @@ from ._registry import DEFAULT_MODELS as DEFAULT_MODELS
 from ._registry import MODEL_ALIASES as MODEL_ALIASES
 from ._registry import PROVIDERS as PROVIDERS
 from ._registry import ModelInfo as ModelInfo
+from ._rest_api import DEFAULT_PRICE as DEFAULT_PRICE
+from ._rest_api import PRICES as PRICES
+from ._rest_api import PromptStore as PromptStore
+from ._rest_api import PromptVersion as PromptVersion
+from ._rest_api import RestAPI as RestAPI
+from ._rest_api import cost_usd as cost_usd
 from ._server import LoopbackServer as LoopbackServer
 from ._server import serve as serve
 
@@ -42,7 +57,9 @@ __all__ = [
     "ABORT_EXTENSION",
     "AttemptRecord",
     "DEFAULT_MODELS",
+    "DEFAULT_PRICE",
     "Delay",
+    "FAKE_API_KEY",
     "Fail",
     "FakeGateway",
     "InStreamError",
@@ -51,17 +68,25 @@ __all__ = [
     "MODEL_ALIASES",
     "ModelInfo",
     "Outcome",
+    "PRICES",
     "PROVIDERS",
+    "PromptStore",
+    "PromptVersion",
     "RawResponse",
     "Reply",
     "RequestRecord",
     "Reset",
     "Respond",
+    "RestAPI",
+    "ServedFake",
     "SimulatedReset",
     "SlowDrip",
     "Stall",
     "ToolCall",
     "TruncatedStream",
+    "cost_usd",
     "echo",
+    "fake_client",
     "serve",
+    "serve_client",
 ]

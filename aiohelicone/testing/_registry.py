@@ -93,6 +93,8 @@ DEFAULT_MODELS: Mapping[str, ModelInfo] = MappingProxyType(
         "gpt-4o-mini": ModelInfo({"openai": "gpt-4o-mini-2024-07-18", "azure": "gpt-4o-mini"}),
         "gpt-4o": ModelInfo({"openai": "gpt-4o-2024-08-06", "azure": "gpt-4o"}),
         "gpt-4.1-nano": ModelInfo({"openai": "gpt-4.1-nano-2025-04-14"}),
+        # The seed's LiteLLM examples use "gpt-4" (packages/cost/models/authors/openai/gpt-4).
+        "gpt-4": ModelInfo({"openai": "gpt-4"}),
         "claude-3.5-haiku": ModelInfo(
             {
                 "anthropic": "claude-3-5-haiku-20241022",
