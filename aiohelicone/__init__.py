@@ -4,6 +4,17 @@ Re-exports only. ``import aiohelicone`` is cheap: httpx2 and cattrs are imported
 first client is built (see benchmarks/), and nothing here reads files or starts threads.
 """
 
+from ._analytics import GroupStats as GroupStats
+from ._analytics import LatencyStats as LatencyStats
+from ._analytics import Report as Report
+from ._analytics import VolumeBucket as VolumeBucket
+from ._analytics import analyze as analyze
+from ._analytics import summarize as summarize
+from ._batch import BatchRequest as BatchRequest
+from ._batch import BatchResult as BatchResult
+from ._batch import BatchRun as BatchRun
+from ._batch import collect_batch as collect_batch
+from ._batch import run_batch as run_batch
 from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from ._client import AsyncHelicone as AsyncHelicone
 from ._exceptions import APIConnectionError as APIConnectionError
@@ -28,6 +39,10 @@ from ._exceptions import StreamIdleTimeoutError as StreamIdleTimeoutError
 from ._exceptions import StreamInterruptedError as StreamInterruptedError
 from ._exceptions import StreamTruncatedError as StreamTruncatedError
 from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
+from ._fallback import Attempt as Attempt
+from ._fallback import CoolDown as CoolDown
+from ._fallback import FallbackPolicy as FallbackPolicy
+from ._fallback import should_fall_back as should_fall_back
 from ._helicone import CacheInfo as CacheInfo
 from ._helicone import HeliconeMetadata as HeliconeMetadata
 from ._helicone import HeliconeOptions as HeliconeOptions
@@ -53,6 +68,12 @@ from ._modelstring import ModelChain as ModelChain
 from ._modelstring import ModelTarget as ModelTarget
 from ._modelstring import UnknownProviderWarning as UnknownProviderWarning
 from ._modelstring import parse_model as parse_model
+from ._rest import AsyncPager as AsyncPager
+from ._rest import HeliconeAPIError as HeliconeAPIError
+from ._rest import LoggedRequest as LoggedRequest
+from ._rest import RequestFilter as RequestFilter
+from ._rest import SessionSummary as SessionSummary
+from ._rest import UserMetrics as UserMetrics
 from ._retry import RetryPolicy as RetryPolicy
 from ._streaming import AsyncStream as AsyncStream
 from ._streaming import ChatCompletionStream as ChatCompletionStream
@@ -67,9 +88,14 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncHelicone",
+    "AsyncPager",
     "AsyncStream",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
+    "BatchRequest",
+    "BatchResult",
+    "BatchRun",
     "CacheInfo",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -84,17 +110,23 @@ __all__ = [
     "CompletionChoice",
     "CompletionStream",
     "ConflictError",
+    "CoolDown",
     "CreateEmbeddingResponse",
     "DEFAULT_BASE_URL",
     "Embedding",
     "EmbeddingUsage",
     "ErrorDetail",
     "FallbackExhaustedError",
+    "FallbackPolicy",
+    "GroupStats",
+    "HeliconeAPIError",
     "HeliconeError",
     "HeliconeMetadata",
     "HeliconeOptions",
     "InternalServerError",
     "InvalidInputError",
+    "LatencyStats",
+    "LoggedRequest",
     "Model",
     "ModelChain",
     "ModelList",
@@ -104,7 +136,10 @@ __all__ = [
     "RateLimitError",
     "RateLimitInfo",
     "RateLimitPolicy",
+    "Report",
+    "RequestFilter",
     "RetryPolicy",
+    "SessionSummary",
     "StreamDeadlineError",
     "StreamFirstEventTimeoutError",
     "StreamIdleTimeoutError",
@@ -114,6 +149,13 @@ __all__ = [
     "UnknownProviderWarning",
     "UnprocessableEntityError",
     "Usage",
+    "UserMetrics",
+    "VolumeBucket",
     "__version__",
+    "analyze",
+    "collect_batch",
     "parse_model",
+    "run_batch",
+    "should_fall_back",
+    "summarize",
 ]

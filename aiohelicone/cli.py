@@ -4,6 +4,8 @@ Commands:
     demo         run the seed's scenarios against the embedded fake gateway (no key, no network)
     chat         send one chat completion and stream the answer to stdout
     serve-fake   serve the fake gateway on loopback for other programs
+    batch        run an OpenAI Batch API input file concurrently, resumably (``_cli_batch``)
+    report       cost, volume, latency and error report from Helicone's REST API (``_cli_report``)
 
 Errors print one line (``--debug`` shows the traceback) and exit 1; Ctrl-C exits 130.
 """
@@ -40,7 +42,9 @@ async def _demo(args: argparse.Namespace) -> int:
     gateway = FakeGateway()
     async with serve(gateway) as server:
         _out(f"Fake Helicone gateway listening on {server.url} (loopback, no key, no network)")
-        async with AsyncHelicone(api_key="sk-helicone-demo", base_url=f"{server.url}/v1") as client:
+        async with AsyncHelicone(
+            api_key="sk-helicone-demo", base_url=f"{server.url}/v1", rest_base_url=server.url
+        ) as client:
             _out("\n1. Chat completion")
             completion = await client.chat.completions.create(
                 model=_DEMO_MODEL,
@@ -115,8 +119,24 @@ async def _demo(args: argparse.Namespace) -> int:
                     rl = result.helicone.rate_limit if result.helicone else None
                     left = rl.remaining if rl else "?"
                     _out(f"   call {i + 1}: ok, {left} left")
+
+            await _demo_monitoring(client, completion)
     _out("\nDone.")
     return 0
+
+
+async def _demo_monitoring(client: AsyncHelicone, first: Any) -> None:
+    from ._analytics import analyze
+    from ._cli_report import render_report
+
+    _out("\n6. Feedback and a cost report (Helicone's REST API, emulated by the fake)")
+    await client.requests.feedback(first, True)
+    logged = await client.requests.get(first)
+    _out(f"   feedback on the first call: {'thumbs up' if logged.feedback else '?'}")
+    report = await analyze(client.requests.query(), by="model")
+    table = render_report(report).split("\n\n")[1]  # the title, [the table], the volume
+    for line in table.splitlines():
+        _out(f"   {line}")
 
 
 # -- chat ------------------------------------------------------------------------------
@@ -143,7 +163,8 @@ def _options(args: argparse.Namespace) -> HeliconeOptions:
 async def _chat(args: argparse.Namespace) -> int:
     from . import AsyncHelicone
 
-    prompt = " ".join(args.prompt) if args.prompt else sys.stdin.read()
+    # `echo hi | aiohelicone chat` sends "hi", as `aiohelicone chat hi` does (same cache key).
+    prompt = " ".join(args.prompt) if args.prompt else sys.stdin.read().rstrip("\r\n")
     if not prompt.strip():
         raise SystemExit("aiohelicone chat: error: no prompt given (as arguments or on stdin)")
     messages = [{"role": "user", "content": prompt}]
@@ -204,7 +225,10 @@ async def _serve_fake(args: argparse.Namespace) -> int:
     from .testing import FakeGateway, serve
 
     async with serve(FakeGateway(), host=args.host, port=args.port) as server:
-        _out(f"Fake Helicone gateway on {server.url}  (base_url={server.url}/v1; Ctrl-C stops)")
+        _out(
+            f"Fake Helicone gateway on {server.url}  (base_url={server.url}/v1, "
+            f"rest_base_url={server.url}; Ctrl-C stops)"
+        )
         await anyio.sleep_forever()
     return 0
 
@@ -255,6 +279,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8787)
     serve.set_defaults(func=_serve_fake)
+
+    from ._cli_batch import add_batch_parser
+
+    add_batch_parser(sub)
+
+    from ._cli_report import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 
@@ -275,6 +307,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(anyio.run(args.func, args, backend=args.backend))
     except KeyboardInterrupt:
+        _out("interrupted", file=sys.stderr)
+        return 130
+    except BaseExceptionGroup as group:
+        # trio delivers Ctrl-C inside a nursery (the fake's server), wrapped in a group.
+        if group.subgroup(KeyboardInterrupt) is None:
+            raise
         _out("interrupted", file=sys.stderr)
         return 130
     except (HeliconeError, OSError) as exc:

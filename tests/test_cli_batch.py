@@ -1,0 +1,436 @@
+"""``aiohelicone batch``: input checks, resumable output, kills, Ctrl-C, --retry-failed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from aiohelicone import APIConnectionError, BatchRequest, BatchResult, RateLimitError
+from aiohelicone._cli_batch import (
+    InputProblems,
+    LineProgress,
+    OutputProblem,
+    PlainProgress,
+    _OutputFile,
+    make_progress,
+    result_line,
+    scan_input,
+)
+from aiohelicone.cli import main
+from aiohelicone.testing import FakeGateway, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = "gpt-4o-mini"
+
+
+def input_line(i: int, **extra: Any) -> str:
+    """One OpenAI Batch API input line for ``msg <i>``."""
+    body = {"model": MODEL, "messages": [{"role": "user", "content": f"msg {i}"}]}
+    data = {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
+    return json.dumps({**data, **extra}) + "\n"
+
+
+def write_input(path: Path, count: int) -> Path:
+    """An input file of ``count`` chat requests r0..r<count-1>."""
+    path.write_text("".join(input_line(i) for i in range(count)))
+    return path
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for ``python -m aiohelicone``: this checkout first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("HELICONE_API_KEY", None)
+    env.update(extra)
+    return env
+
+
+def command(*args: str) -> list[str]:
+    """The command line of ``python -m aiohelicone <args>``."""
+    return [sys.executable, "-m", "aiohelicone", *args]
+
+
+def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run the command line to the end."""
+    return subprocess.run(
+        command(*args), capture_output=True, text=True, env=child_env(), timeout=timeout
+    )
+
+
+def read_output(path: Path) -> list[dict[str, Any]]:
+    """Every line of an output file, parsed (a torn line fails the test)."""
+    data = path.read_bytes()
+    assert data == b"" or data.endswith(b"\n")
+    return [json.loads(raw) for raw in data.splitlines()]
+
+
+def wait_for_lines(path: Path, count: int, proc: subprocess.Popen[str]) -> None:
+    """Poll until ``path`` has ``count`` lines (the child must still be running)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= count:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never reached {count} lines")
+
+
+# -- end to end (subprocesses) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_writes_openai_output_and_retry_failed_replaces_failures(
+    tmp_path: Path, backend: str
+) -> None:
+    """A run writes one OpenAI Batch output line per id; --retry-failed reruns only failures."""
+    source = write_input(tmp_path / "in.jsonl", 20)
+    out = tmp_path / "out.jsonl"
+    first = cli(
+        *("--backend", backend, "batch", str(source), "-o", str(out), "--fake"),
+        *("--fake-fail-rate", "0.3", "--concurrency", "8"),
+    )
+    assert first.returncode == 3, first.stderr
+    lines = read_output(out)
+    assert sorted(line["custom_id"] for line in lines) == sorted(f"r{i}" for i in range(20))
+    failed = {line["custom_id"] for line in lines if line["error"] is not None}
+    assert 0 < len(failed) < 20
+    for line in lines:
+        assert set(line) == {"id", "custom_id", "response", "error"}
+        assert line["id"].startswith("batch_req_")
+        if line["custom_id"] in failed:
+            assert line["error"]["code"] == "fake_failure"
+            assert line["response"]["status_code"] == 400
+        else:
+            i = line["custom_id"][1:]
+            assert line["response"]["status_code"] == 200
+            assert line["response"]["request_id"]
+            assert (
+                line["response"]["body"]["choices"][0]["message"]["content"] == f"You said: msg {i}"
+            )
+    kept = {line["custom_id"]: line["id"] for line in lines if line["error"] is None}
+
+    retry = cli(
+        "--backend", backend, "batch", str(source), "-o", str(out), "--fake", "--retry-failed"
+    )
+    assert retry.returncode == 0, retry.stderr
+    assert f"{20 - len(failed)} skipped" in retry.stderr
+    lines = read_output(out)
+    assert len(lines) == 20 and len({line["custom_id"] for line in lines}) == 20
+    assert all(line["error"] is None for line in lines)
+    assert {line["custom_id"]: line["id"] for line in lines if line["custom_id"] in kept} == kept
+
+    before = out.read_bytes()
+    again = cli("--backend", backend, "batch", str(source), "-o", str(out), "--fake")
+    assert again.returncode == 0
+    assert "0 of 0 run" in again.stderr and "20 skipped" in again.stderr
+    assert out.read_bytes() == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_bad_input_is_reported_with_line_numbers_and_nothing_is_sent(
+    tmp_path: Path,
+) -> None:
+    """Malformed lines and duplicate ids are all listed by line number; exit 2; no request."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        input_line(0)
+        + "{not json\n"
+        + "\n"
+        + input_line(0)
+        + input_line(2, method="GET")
+        + input_line(3, url="/v1/responses")
+        + "[1, 2]\n"
+        + json.dumps({"custom_id": "x", "url": "/v1/embeddings"})
+        + "\n"
+        + input_line(8)
+    )
+    out = tmp_path / "out.jsonl"
+    gateway = FakeGateway()
+    async with serve(gateway) as server:
+        result = await anyio.run_process(
+            command("batch", str(bad), "-o", str(out), "--base-url", f"{server.url}/v1"),
+            env=child_env(HELICONE_API_KEY="sk-test"),
+            check=False,
+        )
+    stderr = result.stderr.decode()
+    assert result.returncode == 2
+    assert f"{bad}:2: line: is not valid JSON" in stderr
+    assert f"{bad}:4: duplicate custom_id 'r0' (first on line 1)" in stderr
+    assert f"{bad}:5: method: must be 'POST'" in stderr
+    assert f"{bad}:6: url: unsupported '/v1/responses'" in stderr
+    assert f"{bad}:7: line: must be a JSON object" in stderr
+    assert f"{bad}:8: body:" in stderr
+    assert "6 bad input line(s); nothing was sent" in stderr
+    assert gateway.requests == []
+    assert not out.exists()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_each_request_reaches_the_gateway_exactly_once(tmp_path: Path) -> None:
+    """Through --base-url: the gateway sees every body once, and the output matches."""
+    source = write_input(tmp_path / "in.jsonl", 12)
+    out = tmp_path / "out.jsonl"
+    gateway = FakeGateway()
+    async with serve(gateway) as server:
+        result = await anyio.run_process(
+            command(
+                "batch",
+                str(source),
+                "-o",
+                str(out),
+                "--base-url",
+                f"{server.url}/v1",
+                "--concurrency",
+                "4",
+                "--quiet",
+            ),
+            env=child_env(HELICONE_API_KEY="sk-test"),
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr.decode()
+    seen = sorted(r.last_user_message or "" for r in gateway.requests)
+    assert seen == sorted(f"msg {i}" for i in range(12))
+    by_id = {line["custom_id"]: line for line in read_output(out)}
+    assert len(by_id) == 12
+    assert {line["response"]["request_id"] for line in by_id.values()} == {
+        r.helicone_id for r in gateway.requests
+    }
+
+
+def test_resume_after_sigkill_finishes_every_id_exactly_once(tmp_path: Path) -> None:
+    """SIGKILL mid-run loses no finished line; the rerun does the rest, each id once."""
+    source = write_input(tmp_path / "in.jsonl", 60)
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        command(
+            "batch",
+            str(source),
+            "-o",
+            str(out),
+            "--fake",
+            "--fake-latency",
+            "0.05",
+            "--concurrency",
+            "4",
+            "--fsync-every",
+            "0",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        wait_for_lines(out, 12, proc)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    saved = read_output(out)  # whole lines only
+    assert 12 <= len(saved) < 60
+
+    rerun = cli("batch", str(source), "-o", str(out), "--fake", "--concurrency", "8")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(saved)} skipped" in rerun.stderr
+    ids = [line["custom_id"] for line in read_output(out)]
+    assert sorted(ids) == sorted(f"r{i}" for i in range(60))
+    assert ids[: len(saved)] == [line["custom_id"] for line in saved]
+
+
+def test_torn_last_line_is_dropped_and_redone(tmp_path: Path) -> None:
+    """A partial last line (a kill mid-write) is cut off and its request run again."""
+    source = write_input(tmp_path / "in.jsonl", 6)
+    out = tmp_path / "out.jsonl"
+    done = {"response": {"status_code": 200, "request_id": "x", "body": {}}, "error": None}
+    whole = [(json.dumps({"custom_id": f"r{i}", **done}) + "\n").encode() for i in range(6)]
+    torn = whole[-1][: len(whole[-1]) // 2]
+    out.write_bytes(b"".join(whole[:-1]) + torn)
+    lost = json.loads(whole[-1])["custom_id"]
+
+    rerun = cli("batch", str(source), "-o", str(out), "--fake")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"dropped a torn last line ({len(torn)} bytes)" in rerun.stderr
+    lines = read_output(out)
+    assert sorted(line["custom_id"] for line in lines) == sorted(f"r{i}" for i in range(6))
+    assert lines[-1]["custom_id"] == lost
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_ctrl_c_stops_cleanly_with_everything_saved(tmp_path: Path, backend: str) -> None:
+    """SIGINT: in-flight requests are dropped, finished ones saved, a summary, exit 130."""
+    source = write_input(tmp_path / "in.jsonl", 200)
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        command(
+            "--backend",
+            backend,
+            "batch",
+            str(source),
+            "-o",
+            str(out),
+            "--fake",
+            "--fake-latency",
+            "0.05",
+            "--concurrency",
+            "4",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        wait_for_lines(out, 8, proc)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    saved = read_output(out)
+    assert f"interrupted by SIGINT: {len(saved)} of 200 run" in stderr
+    assert "rerun the same command to continue" in stderr
+    assert len({line["custom_id"] for line in saved}) == len(saved) < 200
+
+
+def test_an_output_file_not_written_by_batch_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line that is not a result (other than a torn last one) stops the command: exit 2."""
+    source = write_input(tmp_path / "in.jsonl", 2)
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"custom_id": "r0", "response": null, "error": null}\nhello\n')
+    assert main(["batch", str(source), "-o", str(out), "--fake"]) == 2
+    assert "line 2 is not a batch result line" in capsys.readouterr().err
+    assert out.read_text().endswith("hello\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--concurrency", "0"], "--concurrency must be at least 1"),
+        (["--rpm", "0"], "--rpm must be positive"),
+        (["--fsync-every", "-1"], "--fsync-every must not be negative"),
+        (["--fake-fail-rate", "2"], "--fake-fail-rate"),
+        (["-o", "IN"], "different files"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """Nonsense options are refused before anything runs."""
+    source = write_input(tmp_path / "in.jsonl", 1)
+    args = [str(source) if a == "IN" else a for a in args]
+    assert main(["batch", str(source), "-o", str(tmp_path / "out"), "--fake", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unreadable input file is named in the error."""
+    assert main(["batch", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o"), "--fake"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+# -- pieces (in process) ---------------------------------------------------------------------
+
+
+def test_scan_input_lists_every_problem(tmp_path: Path) -> None:
+    """scan_input returns the ids in order, or raises with every bad line numbered."""
+    good = write_input(tmp_path / "good.jsonl", 3)
+    assert scan_input(str(good)) == ["r0", "r1", "r2"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(input_line(0).encode() + b"\xff\xfe\n" + input_line(0).encode())
+    with pytest.raises(InputProblems) as info:
+        scan_input(str(bad))
+    assert [n for n, _ in info.value.problems] == [2, 3]
+
+
+def test_output_state_latest_line_wins_and_compaction_keeps_one_per_id(tmp_path: Path) -> None:
+    """A failure superseded by a success counts as done; compact() keeps only the latest."""
+    path = tmp_path / "out.jsonl"
+    failed = {"custom_id": "a", "response": None, "error": {"code": "x", "message": "m"}}
+    ok = {"custom_id": "a", "response": {"status_code": 200, "body": {}}, "error": None}
+    other = {"custom_id": "b", "response": {"status_code": 500, "body": {}}, "error": None}
+    path.write_text("".join(json.dumps(d) + "\n" for d in (failed, other, ok)))
+    output = _OutputFile(str(path), fsync_every=1)
+    output.load()
+    assert output.latest_failed == {"a": False, "b": True}
+    output.compact()
+    assert [json.loads(x) for x in path.read_text().splitlines()] == [other, ok]
+    assert not (tmp_path / ".out.jsonl.compacting").exists()
+
+
+def test_output_without_newline_at_all_is_emptied(tmp_path: Path) -> None:
+    """A file holding only a torn first line is truncated to nothing."""
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'{"custom_id": "a", "resp')
+    output = _OutputFile(str(path), fsync_every=0)
+    output.load()
+    assert output.torn_bytes == 24 and path.read_bytes() == b""
+
+
+def test_output_that_is_not_ours_raises(tmp_path: Path) -> None:
+    """A JSON line without a custom_id is not a result line."""
+    path = tmp_path / "out.jsonl"
+    path.write_text('{"x": 1}\n')
+    with pytest.raises(OutputProblem, match="line 1"):
+        _OutputFile(str(path), fsync_every=0).load()
+
+
+def test_result_lines_follow_the_openai_batch_output_format() -> None:
+    """Success, HTTP error and connection error lines have the OpenAI Batch shape."""
+    request = BatchRequest("embeddings", {"model": "m", "input": "x"}, id="e1")
+    limited = RateLimitError("slow down", status_code=429, body={"error": {}}, request_id="h-1")
+    line = result_line(BatchResult("e1", 0, request, error=limited))
+    assert line["custom_id"] == "e1" and line["id"].startswith("batch_req_")
+    assert line["response"] == {"status_code": 429, "request_id": "h-1", "body": {"error": {}}}
+    assert line["error"] == {"code": "rate_limit", "message": str(limited)}
+    broken = result_line(BatchResult("e1", 0, request, error=APIConnectionError()))
+    assert broken["response"] is None
+    assert broken["error"] == {"code": "api_connection", "message": "Connection error."}
+
+
+def test_plain_progress_prints_a_line_per_interval() -> None:
+    """Not a terminal: a line every interval with done, failures and rate; nothing between."""
+    now = [0.0]
+    stream = io.StringIO()
+    progress = PlainProgress(100, stream, interval=5.0, clock=lambda: now[0])
+    now[0] = 1.0
+    progress.update(10, 1)
+    assert stream.getvalue() == ""
+    now[0] = 5.0
+    progress.update(50, 2)
+    assert stream.getvalue() == "batch: 50/100 done, 2 failed, 10.0/s, ETA 5s\n"
+    now[0] = 7.0
+    progress.tick()
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_line_progress_rewrites_one_line() -> None:
+    """On a terminal without tqdm/rich: a carriage-return line, ended by close()."""
+    now = [0.0]
+    stream = io.StringIO()
+    progress = LineProgress(10, stream, clock=lambda: now[0])
+    now[0] = 1.0
+    progress.update(5, 0)
+    progress.close()
+    text = stream.getvalue()
+    assert text.startswith("\r[############------------] 5/10 0 failed 5.0/s, ETA 1s")
+    assert text.endswith("\n") and text.count("\n") == 1
+
+
+def test_progress_is_plain_lines_when_not_a_terminal() -> None:
+    """A pipe or file gets periodic plain lines."""
+    assert isinstance(make_progress(3, io.StringIO()), PlainProgress)
