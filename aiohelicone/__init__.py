@@ -1,20 +1,13 @@
 """aiohelicone: an async-first client for the Helicone AI Gateway, on asyncio and trio.
 
 Re-exports only. ``import aiohelicone`` is cheap: httpx2 and cattrs are imported when the
-first client is built (see benchmarks/), and nothing here reads files or starts threads.
+first client is built, the optional subsystems (batch, REST API, analytics) when first used
+(see ``_LAZY``), and nothing here reads files or starts threads.
 """
 
-from ._analytics import GroupStats as GroupStats
-from ._analytics import LatencyStats as LatencyStats
-from ._analytics import Report as Report
-from ._analytics import VolumeBucket as VolumeBucket
-from ._analytics import analyze as analyze
-from ._analytics import summarize as summarize
-from ._batch import BatchRequest as BatchRequest
-from ._batch import BatchResult as BatchResult
-from ._batch import BatchRun as BatchRun
-from ._batch import collect_batch as collect_batch
-from ._batch import run_batch as run_batch
+import importlib as _importlib
+import typing as _typing
+
 from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from ._client import AsyncHelicone as AsyncHelicone
 from ._exceptions import APIConnectionError as APIConnectionError
@@ -39,10 +32,6 @@ from ._exceptions import StreamIdleTimeoutError as StreamIdleTimeoutError
 from ._exceptions import StreamInterruptedError as StreamInterruptedError
 from ._exceptions import StreamTruncatedError as StreamTruncatedError
 from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
-from ._fallback import Attempt as Attempt
-from ._fallback import CoolDown as CoolDown
-from ._fallback import FallbackPolicy as FallbackPolicy
-from ._fallback import should_fall_back as should_fall_back
 from ._helicone import CacheInfo as CacheInfo
 from ._helicone import HeliconeMetadata as HeliconeMetadata
 from ._helicone import HeliconeOptions as HeliconeOptions
@@ -68,18 +57,59 @@ from ._modelstring import ModelChain as ModelChain
 from ._modelstring import ModelTarget as ModelTarget
 from ._modelstring import UnknownProviderWarning as UnknownProviderWarning
 from ._modelstring import parse_model as parse_model
-from ._rest import AsyncPager as AsyncPager
-from ._rest import HeliconeAPIError as HeliconeAPIError
-from ._rest import LoggedRequest as LoggedRequest
-from ._rest import RequestFilter as RequestFilter
-from ._rest import SessionSummary as SessionSummary
-from ._rest import UserMetrics as UserMetrics
 from ._retry import RetryPolicy as RetryPolicy
 from ._streaming import AsyncStream as AsyncStream
 from ._streaming import ChatCompletionStream as ChatCompletionStream
 from ._streaming import CompletionStream as CompletionStream
 from ._streaming import StreamTimeouts as StreamTimeouts
 from ._version import __version__ as __version__
+
+if _typing.TYPE_CHECKING:
+    from ._analytics import GroupStats as GroupStats
+    from ._analytics import LatencyStats as LatencyStats
+    from ._analytics import Report as Report
+    from ._analytics import VolumeBucket as VolumeBucket
+    from ._analytics import analyze as analyze
+    from ._analytics import summarize as summarize
+    from ._batch import BatchRequest as BatchRequest
+    from ._batch import BatchResult as BatchResult
+    from ._batch import BatchRun as BatchRun
+    from ._batch import collect_batch as collect_batch
+    from ._batch import run_batch as run_batch
+    from ._fallback import Attempt as Attempt
+    from ._fallback import CoolDown as CoolDown
+    from ._fallback import FallbackPolicy as FallbackPolicy
+    from ._fallback import should_fall_back as should_fall_back
+    from ._rest import AsyncPager as AsyncPager
+    from ._rest import HeliconeAPIError as HeliconeAPIError
+    from ._rest import LoggedRequest as LoggedRequest
+    from ._rest import RequestFilter as RequestFilter
+    from ._rest import SessionSummary as SessionSummary
+    from ._rest import UserMetrics as UserMetrics
+
+_LAZY: dict[str, str] = {
+    "AsyncPager": "_rest",
+    "Attempt": "_fallback",
+    "BatchRequest": "_batch",
+    "BatchResult": "_batch",
+    "BatchRun": "_batch",
+    "CoolDown": "_fallback",
+    "FallbackPolicy": "_fallback",
+    "GroupStats": "_analytics",
+    "HeliconeAPIError": "_rest",
+    "LatencyStats": "_analytics",
+    "LoggedRequest": "_rest",
+    "Report": "_analytics",
+    "RequestFilter": "_rest",
+    "SessionSummary": "_rest",
+    "UserMetrics": "_rest",
+    "VolumeBucket": "_analytics",
+    "analyze": "_analytics",
+    "collect_batch": "_batch",
+    "run_batch": "_batch",
+    "should_fall_back": "_fallback",
+    "summarize": "_analytics",
+}
 
 __all__ = [
     "APIConnectionError",
@@ -159,3 +189,18 @@ __all__ = [
     "should_fall_back",
     "summarize",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # Optional subsystems (batch jobs, the REST API, analytics, fallback policy objects) load
+    # on first use, so that `import aiohelicone` stays cheap for code that only chats.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

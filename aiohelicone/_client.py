@@ -43,7 +43,7 @@ from ._fallback import (
 from ._helicone import HeliconeMetadata, HeliconeOptions, resolve_helicone
 from ._models import ChatCompletion, Completion, CreateEmbeddingResponse, ModelList
 from ._modelstring import ModelChain, ModelTarget, parse_model
-from ._rest import Requests, RestConnection, Sessions, Users, resolve_rest_base_url
+from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
 from ._streaming import StreamTimeouts
 from ._transport import RawResponse, Transport, default_timeout, make_timeout
@@ -51,6 +51,7 @@ from ._transport import RawResponse, Transport, default_timeout, make_timeout
 if TYPE_CHECKING:
     import httpx2
 
+    from ._rest import Requests, RestConnection, Sessions, Users
     from ._streaming import ChatCompletionStream, CompletionStream
     from ._transport import StreamingResponse
 
@@ -220,10 +221,42 @@ class AsyncHelicone:
         self.completions = Completions(self)
         self.embeddings = Embeddings(self)
         self.models = Models(self)
-        self._rest = RestConnection(self, api_key, rest_url, default_headers)
-        self.requests = Requests(self._rest)
-        self.sessions = Sessions(self._rest)
-        self.users = Users(self._rest)
+        # The REST resources (client.requests, .sessions, .users) are built on first use, so
+        # that a client that only calls the gateway never imports them (see _rest.py).
+        self._rest_config = (api_key, rest_url, default_headers)
+        self._rest: RestConnection | None = None
+        self._rest_resources: tuple[Requests, Sessions, Users] | None = None
+
+    # -- REST resources (built on first use) -----------------------------------------------
+
+    def _rest_api(self) -> tuple[Requests, Sessions, Users]:
+        resources = self._rest_resources
+        if resources is None:
+            from ._rest import Requests, RestConnection, Sessions, Users
+
+            api_key, rest_url, default_headers = self._rest_config
+            self._rest = RestConnection(self, api_key, rest_url, default_headers)
+            resources = self._rest_resources = (
+                Requests(self._rest),
+                Sessions(self._rest),
+                Users(self._rest),
+            )
+        return resources
+
+    @property
+    def requests(self) -> Requests:
+        """Helicone's REST API for logged requests: feedback, scores, properties, queries."""
+        return self._rest_api()[0]
+
+    @property
+    def sessions(self) -> Sessions:
+        """Helicone's REST API for sessions: feedback and queries."""
+        return self._rest_api()[1]
+
+    @property
+    def users(self) -> Users:
+        """Helicone's REST API for per-user metrics."""
+        return self._rest_api()[2]
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,18 @@ import attrs
 
 from ._exceptions import APIError, APIResponseValidationError, APIStatusError, InvalidInputError
 from ._helicone import HeliconeMetadata
+from ._rest_url import (
+    DEFAULT_REST_BASE_URL as DEFAULT_REST_BASE_URL,
+)
+from ._rest_url import (
+    EU_REST_BASE_URL as EU_REST_BASE_URL,
+)
+from ._rest_url import (
+    REST_BASE_URL_ENV as REST_BASE_URL_ENV,
+)
+from ._rest_url import (
+    resolve_rest_base_url as resolve_rest_base_url,
+)
 from ._transport import RawResponse, Transport
 
 if TYPE_CHECKING:
@@ -67,10 +78,6 @@ __all__ = [
     "resolve_rest_base_url",
 ]
 
-DEFAULT_REST_BASE_URL = "https://api.helicone.ai"
-EU_REST_BASE_URL = "https://eu.api.helicone.ai"
-#: Our own invention (Helicone documents no such variable), like ``HELICONE_BASE_URL``.
-REST_BASE_URL_ENV = "HELICONE_REST_BASE_URL"
 #: ``cache_reference_id`` of a request that was not served from the cache.
 DEFAULT_UUID = "00000000-0000-0000-0000-000000000000"
 #: Jawn caps one page of a request or user query at 1000 rows.
@@ -87,44 +94,6 @@ class HeliconeAPIError(APIStatusError):
     Non-2xx REST answers raise the usual status classes (``BadRequestError``...);
     ``status_code`` here is the 2xx status that came with the error.
     """
-
-
-def resolve_rest_base_url(
-    rest_base_url: str | None, region: Literal["us", "eu"] | None, api_key: str
-) -> str:
-    """Pick the REST API base URL.
-
-    Order: ``rest_base_url``; ``region`` (``"eu"`` -> ``https://eu.api.helicone.ai``);
-    the ``HELICONE_REST_BASE_URL`` environment variable (our invention); an EU key
-    (``sk-helicone-eu-...``) selects the EU host; else ``https://api.helicone.ai``.
-
-    Args:
-        rest_base_url: an explicit URL.
-        region: ``"us"`` or ``"eu"``.
-        api_key: the Helicone key (only its ``-eu-`` marker is looked at).
-
-    Returns:
-        The URL, without a trailing slash.
-
-    Raises:
-        InvalidInputError: both arguments were given, ``region`` is unknown, or the URL is
-            not http(s).
-    """
-    if region is not None and region not in ("us", "eu"):
-        raise InvalidInputError("region", f"must be 'us' or 'eu', got {region!r}")
-    if rest_base_url is not None and region is not None:
-        raise InvalidInputError("region", "give rest_base_url or region, not both")
-    url = rest_base_url
-    if url is None and region is not None:
-        url = EU_REST_BASE_URL if region == "eu" else DEFAULT_REST_BASE_URL
-    if url is None:
-        url = os.environ.get(REST_BASE_URL_ENV) or None
-    if url is None:
-        eu = api_key.startswith(("sk-helicone-eu-", "pk-helicone-eu-"))
-        url = EU_REST_BASE_URL if eu else DEFAULT_REST_BASE_URL
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise InvalidInputError("rest_base_url", f"must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
 
 
 # -- sending ---------------------------------------------------------------------------------

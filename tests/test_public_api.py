@@ -20,9 +20,22 @@ def _public_names(module: types.ModuleType) -> set[str]:
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    """__all__ is sorted and equals the names the package exposes."""
+    """__all__ is sorted, every name in it resolves, and nothing else public is exposed."""
     assert aiohelicone.__all__ == sorted(aiohelicone.__all__)
+    for name in aiohelicone.__all__:
+        assert getattr(aiohelicone, name) is not None, name
     assert set(aiohelicone.__all__) == _public_names(aiohelicone)
+    assert set(aiohelicone.__all__) <= set(dir(aiohelicone))
+
+
+def test_lazy_names_come_from_their_modules() -> None:
+    """Each lazily loaded name is the object its module defines."""
+    import importlib
+
+    for name, module in aiohelicone._LAZY.items():
+        assert name in aiohelicone.__all__
+        source = importlib.import_module(f"aiohelicone.{module}")
+        assert getattr(aiohelicone, name) is getattr(source, name)
 
 
 def test_testing_all_lists_exactly_the_public_names() -> None:
@@ -52,6 +65,8 @@ def test_import_is_cheap_and_quiet() -> None:
         "import aiohelicone\n"
         "assert 'httpx2' not in sys.modules, 'httpx2 imported'\n"
         "assert 'cattrs' not in sys.modules, 'cattrs imported'\n"
+        "assert 'aiohelicone._rest' not in sys.modules, 'REST resources imported'\n"
+        "assert 'aiohelicone._batch' not in sys.modules, 'batch imported'\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -660,4 +660,6 @@ def test_rest_base_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidInputError):
         AsyncHelicone(api_key=KEY, rest_base_url="ftp://x")
     client = AsyncHelicone(api_key=KEY, region="eu")
+    client.requests  # noqa: B018 - the REST connection is built on first use
+    assert client._rest is not None
     assert client._rest.base_url == "https://eu.api.helicone.ai"
