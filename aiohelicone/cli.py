@@ -100,7 +100,9 @@ async def _demo(args: argparse.Namespace) -> int:
                 hit = result.helicone.cache.hit if result.helicone else None
                 _out(f"   {attempt} call: cache {'HIT' if hit else 'MISS'}")
 
-            _out("\n5. Rate limit policy (2 requests per minute per user)")
+            await _demo_fallback(client, gateway)
+
+            _out("\n6. Rate limit policy (2 requests per minute per user)")
             limited = HeliconeOptions(
                 user_id="demo-user",
                 rate_limit_policy=RateLimitPolicy(quota=2, window=60, segment="user"),
@@ -117,7 +119,7 @@ async def _demo(args: argparse.Namespace) -> int:
                     _out(f"   call {i + 1}: 429 {exc.message} (reason: {exc.reason})")
                 else:
                     rl = result.helicone.rate_limit if result.helicone else None
-                    left = rl.remaining if rl else "?"
+                    left = f"{rl.remaining:g}" if rl and rl.remaining is not None else "?"
                     _out(f"   call {i + 1}: ok, {left} left")
 
             await _demo_monitoring(client, completion)
@@ -125,11 +127,31 @@ async def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _demo_fallback(client: AsyncHelicone, gateway: Any) -> None:
+    from .testing import Fail, Reply
+
+    _out("\n5. Fallback chain (client-side): OpenAI is down, Anthropic answers")
+    gateway.script("gpt-4o-mini/openai", [Fail(503)])
+    gateway.script(
+        "claude-3-5-sonnet-20241022/anthropic", [Reply(text="Paris, from the fallback.")]
+    )
+    result = await client.chat.completions.create(
+        model="gpt-4o-mini/openai,claude-3-5-sonnet-20241022/anthropic",
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_retries=0,
+    )
+    _out(f"   answer: {result.choices[0].message.content}")
+    for attempt in result.helicone.attempts if result.helicone else ():
+        _out(
+            f"   attempt {attempt.target:<40} {attempt.outcome:<4} {attempt.elapsed * 1000:6.1f} ms"
+        )
+
+
 async def _demo_monitoring(client: AsyncHelicone, first: Any) -> None:
     from ._analytics import analyze
     from ._cli_report import render_report
 
-    _out("\n6. Feedback and a cost report (Helicone's REST API, emulated by the fake)")
+    _out("\n7. Feedback and a cost report (Helicone's REST API, emulated by the fake)")
     await client.requests.feedback(first, True)
     logged = await client.requests.get(first)
     _out(f"   feedback on the first call: {'thumbs up' if logged.feedback else '?'}")
