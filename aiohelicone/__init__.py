@@ -32,11 +32,11 @@ from ._exceptions import StreamIdleTimeoutError as StreamIdleTimeoutError
 from ._exceptions import StreamInterruptedError as StreamInterruptedError
 from ._exceptions import StreamTruncatedError as StreamTruncatedError
 from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
-from ._helicone import CacheInfo as CacheInfo
-from ._helicone import HeliconeMetadata as HeliconeMetadata
+from ._header_values import RateLimitPolicy as RateLimitPolicy
 from ._helicone import HeliconeOptions as HeliconeOptions
-from ._helicone import RateLimitInfo as RateLimitInfo
-from ._helicone import RateLimitPolicy as RateLimitPolicy
+from ._metadata import CacheInfo as CacheInfo
+from ._metadata import HeliconeMetadata as HeliconeMetadata
+from ._metadata import RateLimitInfo as RateLimitInfo
 from ._models import ChatCompletion as ChatCompletion
 from ._models import ChatCompletionChunk as ChatCompletionChunk
 from ._models import ChatCompletionMessage as ChatCompletionMessage
@@ -80,15 +80,15 @@ if _typing.TYPE_CHECKING:
     from ._fallback import CoolDown as CoolDown
     from ._fallback import FallbackPolicy as FallbackPolicy
     from ._fallback import should_fall_back as should_fall_back
-    from ._rest import AsyncPager as AsyncPager
-    from ._rest import HeliconeAPIError as HeliconeAPIError
-    from ._rest import LoggedRequest as LoggedRequest
-    from ._rest import RequestFilter as RequestFilter
-    from ._rest import SessionSummary as SessionSummary
-    from ._rest import UserMetrics as UserMetrics
+    from ._rest_connection import HeliconeAPIError as HeliconeAPIError
+    from ._rest_filters import RequestFilter as RequestFilter
+    from ._rest_records import AsyncPager as AsyncPager
+    from ._rest_records import LoggedRequest as LoggedRequest
+    from ._rest_records import SessionSummary as SessionSummary
+    from ._rest_records import UserMetrics as UserMetrics
 
 _LAZY: dict[str, str] = {
-    "AsyncPager": "_rest",
+    "AsyncPager": "_rest_records",
     "Attempt": "_fallback",
     "BatchRequest": "_batch",
     "BatchResult": "_batch",
@@ -96,13 +96,13 @@ _LAZY: dict[str, str] = {
     "CoolDown": "_fallback",
     "FallbackPolicy": "_fallback",
     "GroupStats": "_analytics",
-    "HeliconeAPIError": "_rest",
+    "HeliconeAPIError": "_rest_connection",
     "LatencyStats": "_analytics",
-    "LoggedRequest": "_rest",
+    "LoggedRequest": "_rest_records",
     "Report": "_analytics",
-    "RequestFilter": "_rest",
-    "SessionSummary": "_rest",
-    "UserMetrics": "_rest",
+    "RequestFilter": "_rest_filters",
+    "SessionSummary": "_rest_records",
+    "UserMetrics": "_rest_records",
     "VolumeBucket": "_analytics",
     "analyze": "_analytics",
     "collect_batch": "_batch",

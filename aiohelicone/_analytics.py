@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from ._exceptions import InvalidInputError
-from ._rest import LoggedRequest
+from ._rest_records import LoggedRequest
 
 __all__ = [
     "GroupStats",

@@ -631,11 +631,7 @@ class BatchRun:
                 " (or use `await collect_batch(...)`)"
             )
         if not self._ordered:
-            try:
-                result = await self._results.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise StopAsyncIteration from None
-            return result
+            return await self._receive()
         while True:
             result_or_none = self._pending.pop(self._yielded, None)
             if result_or_none is not None:
@@ -644,11 +640,17 @@ class BatchRun:
                     self._window_moved.set()
                     self._window_moved = None
                 return result_or_none
-            try:
-                result = await self._results.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise StopAsyncIteration from None
+            result = await self._receive()
             self._pending[result.index] = result
+
+    async def _receive(self) -> BatchResult:
+        try:
+            try:
+                return self._results.receive_nowait()
+            except anyio.WouldBlock:
+                return await self._results.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
 
     async def _wait_for_window(self, index: int) -> None:
         # Ordered results: do not start request `index` until it is within `window` of the
@@ -679,7 +681,13 @@ class BatchRun:
             if taken is None:
                 return
             result = await self._process(*taken)
-            await send.send(result)
+            # No checkpoint when the buffer has room: a worker that yields between two
+            # requests leaves its connection idle in the pool, and httpcore pays for every
+            # idle connection on every request (see benchmarks/bench_batch.py).
+            try:
+                send.send_nowait(result)
+            except anyio.WouldBlock:
+                await send.send(result)
 
     async def _process(self, index: int, item: object) -> BatchResult:
         try:

@@ -145,7 +145,7 @@ async def run_report(args: argparse.Namespace) -> int:
 
 
 async def _query_report(client: AsyncHelicone, args: argparse.Namespace) -> Report:
-    from ._rest import RequestFilter
+    from ._rest_filters import RequestFilter
 
     query = client.requests.query(
         RequestFilter.created_after(args.since),

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from ._helicone import HeliconeMetadata
+    from ._metadata import HeliconeMetadata
 
 __all__ = [
     "APIConnectionError",

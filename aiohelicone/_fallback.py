@@ -48,7 +48,8 @@ from ._exceptions import (
     RateLimitError,
     StreamTruncatedError,
 )
-from ._helicone import REQUEST_ID_HEADER, HeliconeMetadata, HeliconeOptions, _uuid4
+from ._helicone import REQUEST_ID_HEADER, HeliconeOptions, _uuid4
+from ._metadata import HeliconeMetadata
 from ._modelstring import ModelChain
 from ._retry import _all_provider_client_errors
 
@@ -571,6 +572,26 @@ def _retarget(
     return call_for
 
 
+async def _run_plan(
+    client: AsyncHelicone,
+    plan: ChainPlan,
+    body: dict[str, Any],
+    first: _Call,
+    fixed_request_id: Callable[[], bool],
+    attempt: Callable[[_Call], Awaitable[tuple[R, int | None]]],
+) -> tuple[R, tuple[Attempt, ...]]:
+    """:func:`run_chain` over ``plan``, with the client's cool-down state and hook."""
+    return await run_chain(
+        plan.chain,
+        plan.policy,
+        first=first,
+        call_for=_retarget(plan, body, first, fixed_request_id),
+        attempt=attempt,
+        health=client._target_health,
+        on_attempt=client._on_attempt,
+    )
+
+
 async def request_chain(
     client: AsyncHelicone,
     cls: type[R],
@@ -602,15 +623,7 @@ async def request_chain(
         raw = await client._send(call)
         return client._decode(raw, cls, call), raw.status_code
 
-    result, attempts = await run_chain(
-        plan.chain,
-        plan.policy,
-        first=first,
-        call_for=_retarget(plan, body, first, fixed_request_id),
-        attempt=once,
-        health=client._target_health,
-        on_attempt=client._on_attempt,
-    )
+    result, attempts = await _run_plan(client, plan, body, first, fixed_request_id, once)
     meta = getattr(result, "helicone", None)
     if meta is None:  # _decode always sets it; be safe for other answer types
         object.__setattr__(result, "helicone", HeliconeMetadata(attempts=attempts))
@@ -657,15 +670,7 @@ async def stream_chain(
         await stream._read_ahead()
         return stream, status
 
-    stream, attempts = await run_chain(
-        plan.chain,
-        plan.policy,
-        first=first,
-        call_for=_retarget(plan, body, first, fixed_request_id),
-        attempt=once,
-        health=client._target_health,
-        on_attempt=client._on_attempt,
-    )
+    stream, attempts = await _run_plan(client, plan, body, first, fixed_request_id, once)
     stream.helicone = attrs.evolve(stream.helicone, attempts=attempts)
     stream._fallback_target = attempts[-1].target
     return stream

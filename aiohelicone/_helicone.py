@@ -1,4 +1,4 @@
-"""Typed Helicone options -> request headers; response headers -> metadata (no I/O).
+"""Typed Helicone options -> request headers (no I/O).
 
 Request side (helicone-api.md §3; Helicone ``worker/src/lib/models/HeliconeHeaders.ts``):
 
@@ -9,8 +9,8 @@ Request side (helicone-api.md §3; Helicone ``worker/src/lib/models/HeliconeHead
 - :func:`resolve_helicone` merges client defaults < LiteLLM-style ``metadata`` < per-call
   options into the headers of one request, always with a ``Helicone-Request-Id``.
 
-Response side (§4): :meth:`HeliconeMetadata.from_headers` reads ``Helicone-Id``, the cache
-and rate-limit headers, and tolerates any garbage (an unparseable value becomes None).
+The response side (``Helicone-*`` response headers -> :class:`HeliconeMetadata`) is in
+``_metadata.py``; its names are re-exported here.
 
 Decisions worth knowing:
 
@@ -18,8 +18,8 @@ Decisions worth knowing:
   ``JSON.parse("[" + value + "]")`` (issue #5768), so it is sent JSON-quoted: ``"a","b"``.
   Keys containing ``,``, ``"`` or ``\\`` are refused, so each key is one plain JSON string.
   If the fix proposed in #5768 (split on commas, no JSON) ships, the quotes would become
-  part of the key names: :func:`_render_ignore_keys` is the one place to change then
-  (helicone-api.md §9, open question 1).
+  part of the key names: :func:`render_ignore_keys` (``_header_values.py``) is the one place to
+  change then (helicone-api.md §9, open question 1).
 - A rate-limit policy segmented by ``user`` needs ``Helicone-User-Id`` or the body's
   ``user`` field (the gateway falls back to it), and ``s=<name>`` needs the property
   ``<name>`` (case-insensitive). Without them the gateway silently does not limit, so this
@@ -30,19 +30,46 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import decimal
-import json
-import math
 import operator
 import os
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
 
 from ._exceptions import InvalidInputError
+from ._header_values import (
+    MAX_BUCKET_SIZE,
+    MAX_CACHE_AGE,
+    Check,
+    FromMeta,
+    Render,
+    check_bool,
+    check_header_name,
+    check_header_value,
+    check_ignore_keys,
+    check_non_negative_number,
+    check_policy,
+    check_property,
+    check_request_id,
+    choice_checker,
+    format_number,
+    int_checker,
+    meta_bool,
+    meta_cache_control,
+    meta_float,
+    meta_ignore_keys,
+    meta_int,
+    meta_policy,
+    meta_str,
+    render_bool,
+    render_ignore_keys,
+)
+from ._header_values import RateLimitPolicy as RateLimitPolicy
+from ._metadata import CacheInfo as CacheInfo
+from ._metadata import HeliconeMetadata as HeliconeMetadata
+from ._metadata import RateLimitInfo as RateLimitInfo
 
 __all__ = [
     "CacheInfo",
@@ -58,28 +85,6 @@ REQUEST_ID_HEADER = "Helicone-Request-Id"
 PROPERTY_PREFIX = "Helicone-Property-"
 _PROPERTY_PREFIX_LOWER = PROPERTY_PREFIX.lower()
 
-MAX_CACHE_AGE = 31_536_000  # 365 days, the gateway's cap (util/cache/cacheSettings.ts)
-MAX_BUCKET_SIZE = 20  # larger values make the gateway answer 500
-MIN_WINDOW = 60
-MAX_WINDOW = 31_536_000
-
-# RFC 9110 token: what a header name (and so a property name) may be made of.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# The gateway's getValidUUID: anything else is silently replaced by a random id.
-_UUID = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.IGNORECASE
-)
-# worker/src/lib/rate-limit/policyParser.ts, with JavaScript's ASCII-only \w.
-_POLICY = re.compile(
-    r"(\d+(?:\.\d+)?);w=(\d+)(?:;u=(request|cents))?(?:;s=([\w-]+))?",
-    re.IGNORECASE | re.ASCII,
-)
-_SEGMENT = re.compile(r"[\w-]+", re.ASCII)
-_DIGITS = re.compile(r"\d+", re.ASCII)
-_NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
-_S_MAXAGE = re.compile(r"s-maxage=(\d+)", re.ASCII)
-_MAX_AGE = re.compile(r"max-age=(\d+)", re.ASCII)
-
 # Headers that options must not smuggle in: secrets belong to the client, framing to httpx2.
 _FORBIDDEN_EXTRA = frozenset(
     {
@@ -93,110 +98,10 @@ _FORBIDDEN_EXTRA = frozenset(
     }
 )
 
-_Check = Callable[[str, Any], None]
-_Render = Callable[[Any], str]
-_FromMeta = Callable[[str, Any], Any]
-
-
-# ---------------------------------------------------------------------------------------
-# Small checks, each taking the label to name in the error.
-
-
-def _is_header_safe(value: str) -> bool:
-    # Visible ASCII and space only: no CR/LF/NUL, no control character, no non-ASCII.
-    return value.isascii() and value.isprintable()
-
-
-def _check_header_value(label: str, value: object, *, allow_empty: bool = False) -> None:
-    if not isinstance(value, str):
-        raise InvalidInputError(label, f"must be a string, not {type(value).__name__}")
-    if not value and not allow_empty:
-        raise InvalidInputError(label, "must not be empty")
-    if not _is_header_safe(value):
-        # Name the character, not the value: the value may be a credential.
-        index, char = next((i, c) for i, c in enumerate(value) if not " " <= c <= "~")
-        raise InvalidInputError(
-            label,
-            f"is not header-safe: {char!r} at index {index}; only printable ASCII is "
-            "allowed (no CR, LF, NUL, control or non-ASCII characters)",
-        )
-
-
-def _check_header_name(label: str, name: object) -> None:
-    if not isinstance(name, str):
-        raise InvalidInputError(label, f"header names must be strings, not {type(name).__name__}")
-    if not _TOKEN.fullmatch(name):
-        raise InvalidInputError(
-            label, f"{name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)"
-        )
-
-
-def _check_bool(label: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise InvalidInputError(label, f"must be True or False, not {value!r}")
-
-
-def _int_checker(low: int, high: int | None = None) -> _Check:
-    def check(label: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInputError(label, f"must be an integer, not {value!r}")
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise InvalidInputError(label, f"must be {bound}, got {value}")
-
-    return check
-
-
-def _check_non_negative_number(label: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInputError(label, f"must be a number, not {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise InvalidInputError(label, f"must be a finite number >= 0, got {value!r}")
-
-
-def _check_request_id(label: str, value: object) -> None:
-    _check_header_value(label, value)
-    assert isinstance(value, str)
-    if not _UUID.fullmatch(value):
-        raise InvalidInputError(
-            label,
-            f"{value!r} is not a UUID of version 1-5 in 8-4-4-4-12 form "
-            "(the gateway would silently replace it with a random id)",
-        )
-
-
-def _choice_checker(*choices: str) -> _Check:
-    def check(label: str, value: object) -> None:
-        if value not in choices:
-            raise InvalidInputError(label, f"must be one of {', '.join(choices)}; got {value!r}")
-
-    return check
-
-
-def _check_policy(label: str, value: object) -> None:
-    if not isinstance(value, RateLimitPolicy):
-        raise InvalidInputError(
-            label, f"must be a RateLimitPolicy (see RateLimitPolicy.parse), not {value!r}"
-        )
-
-
-def _check_ignore_keys(label: str, value: object) -> None:
-    for key in value:  # type: ignore[attr-defined]
-        if not isinstance(key, str) or not key:
-            raise InvalidInputError(label, f"keys must be non-empty strings, got {key!r}")
-        if not _is_header_safe(key) or any(c in key for c in ',"\\'):
-            raise InvalidInputError(
-                label, f"key {key!r} must be printable ASCII without ',', '\"' or '\\\\'"
-            )
-
-
-def _check_property(label: str, name: object, value: object) -> None:
-    _check_header_name(label, name)
-    _check_header_value(label, value, allow_empty=True)
-
 
 def _check_extra_header(label: str, name: object, value: object) -> None:
-    _check_header_name(label, name)
+    # Here, not with the other checks (_header_values.py): it needs the options' header table.
+    check_header_name(label, name)
     assert isinstance(name, str)
     lower = name.lower()
     if lower in _FORBIDDEN_EXTRA:
@@ -210,216 +115,7 @@ def _check_extra_header(label: str, name: object, value: object) -> None:
         raise InvalidInputError(
             label, f"{name!r} has a typed option; use HeliconeOptions({field}=...) instead"
         )
-    _check_header_value(label, value, allow_empty=True)
-
-
-# ---------------------------------------------------------------------------------------
-# Rendering and parsing of single values.
-
-
-def _format_number(value: float) -> str:
-    """A number as the gateway's ``\\d+(\\.\\d+)?`` grammars accept it (no exponent)."""
-    if isinstance(value, int):
-        return str(value)
-    text = repr(value)
-    if "e" in text or "E" in text:
-        text = format(decimal.Decimal(text), "f")
-    return text
-
-
-def _render_bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _render_ignore_keys(value: tuple[str, ...]) -> str:
-    # JSON-quoted, comma-joined: the form JSON.parse("[" + v + "]") reads (issue #5768).
-    return ",".join(f'"{key}"' for key in value)
-
-
-def _meta_str(label: str, value: object) -> str:
-    if isinstance(value, bool):
-        return _render_bool(value)
-    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
-        return _format_number(value)
-    if isinstance(value, str):
-        return value
-    raise InvalidInputError(label, f"must be a string (or bool/int), not {type(value).__name__}")
-
-
-def _meta_bool(label: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise InvalidInputError(label, f"must be 'true' or 'false', got {value!r}")
-
-
-def _meta_int(label: str, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return int(value.strip())
-    raise InvalidInputError(label, f"must be a non-negative integer, got {value!r}")
-
-
-def _meta_float(label: str, value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-        text = value.strip()
-        return float(text) if "." in text else int(text)
-    raise InvalidInputError(label, f"must be a non-negative number, got {value!r}")
-
-
-def _meta_cache_control(label: str, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        # The gateway prefers s-maxage over max-age (cacheSettings.ts buildCacheControl).
-        match = _S_MAXAGE.search(value) or _MAX_AGE.search(value)
-        if match:
-            return int(match.group(1))
-    raise InvalidInputError(label, f"expected 'max-age=<seconds>', got {value!r}")
-
-
-def _meta_ignore_keys(label: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, list | tuple):
-        return tuple(value)
-    if not isinstance(value, str):
-        raise InvalidInputError(label, f"must be a string, not {type(value).__name__}")
-    text = value.strip()
-    if text.startswith(("[", '"')):
-        # Already JSON: '["a","b"]' or the gateway's bracket-less '"a","b"'.
-        try:
-            keys = json.loads(text if text.startswith("[") else f"[{text}]")
-        except ValueError:
-            raise InvalidInputError(label, f"{value!r} is not a JSON list of keys") from None
-        if not isinstance(keys, list):
-            raise InvalidInputError(label, f"{value!r} is not a JSON list of keys")
-        return tuple(keys)
-    # The documented comma list.
-    return tuple(key.strip() for key in text.split(",") if key.strip())
-
-
-def _meta_policy(label: str, value: object) -> RateLimitPolicy:
-    if isinstance(value, RateLimitPolicy):
-        return value
-    if not isinstance(value, str):
-        raise InvalidInputError(label, f"must be a string, not {type(value).__name__}")
-    return RateLimitPolicy._parse(value, label)
-
-
-# ---------------------------------------------------------------------------------------
-# Rate-limit policy.
-
-
-def _validate_quota(instance: Any, attribute: Any, value: Any) -> None:
-    label = "helicone.rate_limit_policy.quota"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInputError(label, f"must be a number, not {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidInputError(label, f"must be a finite number > 0, got {value!r}")
-
-
-def _validate_window(instance: Any, attribute: Any, value: Any) -> None:
-    _int_checker(MIN_WINDOW, MAX_WINDOW)("helicone.rate_limit_policy.window", value)
-
-
-def _validate_unit(instance: Any, attribute: Any, value: Any) -> None:
-    _choice_checker("request", "cents")("helicone.rate_limit_policy.unit", value)
-
-
-def _normalise_segment(value: str | None) -> str | None:
-    # The gateway lowercases the segment before comparing it with "user".
-    if isinstance(value, str) and value.lower() == "user":
-        return "user"
-    return value
-
-
-def _validate_segment(instance: Any, attribute: Any, value: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, str) or not _SEGMENT.fullmatch(value):
-        raise InvalidInputError(
-            "helicone.rate_limit_policy.segment",
-            f"must be 'user' or a property name of letters, digits, '_' and '-'; got {value!r}",
-        )
-
-
-@attrs.frozen
-class RateLimitPolicy:
-    """A ``Helicone-RateLimit-Policy``: at most ``quota`` per ``window`` seconds.
-
-    Args:
-        quota: requests (or cents) allowed per window; > 0, decimals allowed.
-        window: the window in seconds, 60 to 31,536,000.
-        unit: ``"request"`` or ``"cents"`` (cost-based).
-        segment: None for one global bucket, ``"user"`` for one bucket per
-            ``Helicone-User-Id``, or a property name for one bucket per value of
-            ``Helicone-Property-<name>``.
-
-    Raises:
-        InvalidInputError: a value outside those ranges.
-    """
-
-    quota: int | float = attrs.field(validator=_validate_quota)
-    window: int = attrs.field(validator=_validate_window)
-    unit: Literal["request", "cents"] = attrs.field(default="request", validator=_validate_unit)
-    segment: str | None = attrs.field(
-        default=None, converter=_normalise_segment, validator=_validate_segment
-    )
-
-    def header_value(self) -> str:
-        """The header value, e.g. ``1000;w=3600;u=request;s=user``.
-
-        Returns:
-            A string matching the gateway's
-            ``^(\\d+(\\.\\d+)?);w=(\\d+)(;u=(request|cents))?(;s=[\\w-]+)?$``.
-        """
-        value = f"{_format_number(self.quota)};w={self.window};u={self.unit}"
-        if self.segment is not None:
-            value += f";s={self.segment}"
-        return value
-
-    @classmethod
-    def parse(cls, value: str) -> RateLimitPolicy:
-        """Parse a raw header value, as the gateway would.
-
-        Args:
-            value: e.g. ``"100;w=60;s=user"`` (case-insensitive, surrounding spaces ignored).
-
-        Returns:
-            The policy.
-
-        Raises:
-            InvalidInputError: the value does not match the grammar, or a part is out of
-                range (where the gateway would silently not limit at all).
-        """
-        return cls._parse(value, "helicone.rate_limit_policy")
-
-    @classmethod
-    def _parse(cls, value: str, label: str) -> RateLimitPolicy:
-        if not isinstance(value, str):
-            raise InvalidInputError(label, f"must be a string, not {type(value).__name__}")
-        match = _POLICY.fullmatch(value.strip())
-        if match is None:
-            raise InvalidInputError(
-                label,
-                f"{value!r} does not match '<quota>;w=<seconds>[;u=request|cents]"
-                "[;s=user|<property>]' (parts in that order)",
-            )
-        quota_text, window_text, unit, segment = match.groups()
-        quota: int | float = float(quota_text) if "." in quota_text else int(quota_text)
-        try:
-            return cls(
-                quota,
-                int(window_text),
-                "cents" if unit and unit.lower() == "cents" else "request",
-                segment,
-            )
-        except InvalidInputError as exc:
-            part = exc.field.rpartition(".")[2]
-            raise InvalidInputError(label, f"{value!r}: {part} {exc.problem}") from None
+    check_header_value(label, value, allow_empty=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -436,7 +132,7 @@ def _run_check(instance: Any, attribute: attrs.Attribute[Any], value: object) ->
         attribute.metadata[_META_CHECK](f"helicone.{attribute.name}", value)
 
 
-def _option(header: str, check: _Check, render: _Render, parse: _FromMeta) -> Any:
+def _option(header: str, check: Check, render: Render, parse: FromMeta) -> Any:
     return attrs.field(
         default=None,
         validator=_run_check,
@@ -450,11 +146,11 @@ def _option(header: str, check: _Check, render: _Render, parse: _FromMeta) -> An
 
 
 def _str_option(header: str) -> Any:
-    return _option(header, _check_header_value, str, _meta_str)
+    return _option(header, check_header_value, str, meta_str)
 
 
 def _bool_option(header: str) -> Any:
-    return _option(header, _check_bool, _render_bool, _meta_bool)
+    return _option(header, check_bool, render_bool, meta_bool)
 
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -495,7 +191,7 @@ def _unique_folded(label: str, names: Iterable[str]) -> None:
 
 def _validate_properties(instance: Any, attribute: Any, value: Mapping[str, str]) -> None:
     for name, item in value.items():
-        _check_property(f"helicone.properties[{name!r}]", name, item)
+        check_property(f"helicone.properties[{name!r}]", name, item)
     _unique_folded("helicone.properties", value)
 
 
@@ -581,39 +277,39 @@ class HeliconeOptions:
     cache_enabled: bool | None = _bool_option("Helicone-Cache-Enabled")
     cache_max_age: int | None = _option(
         "Cache-Control",
-        _int_checker(0, MAX_CACHE_AGE),
+        int_checker(0, MAX_CACHE_AGE),
         lambda value: f"max-age={value}",
-        _meta_cache_control,
+        meta_cache_control,
     )
     cache_bucket_max_size: int | None = _option(
-        "Helicone-Cache-Bucket-Max-Size", _int_checker(1, MAX_BUCKET_SIZE), str, _meta_int
+        "Helicone-Cache-Bucket-Max-Size", int_checker(1, MAX_BUCKET_SIZE), str, meta_int
     )
     cache_seed: str | None = _str_option("Helicone-Cache-Seed")
     cache_ignore_keys: tuple[str, ...] = attrs.field(
         default=(),
         converter=_ignore_keys_tuple,
         validator=_run_check,
-        metadata={_META_CHECK: _check_ignore_keys, _META_PARSE: _meta_ignore_keys},
+        metadata={_META_CHECK: check_ignore_keys, _META_PARSE: meta_ignore_keys},
     )
     retry_enabled: bool | None = _bool_option("Helicone-Retry-Enabled")
-    retry_num: int | None = _option("Helicone-Retry-Num", _int_checker(0), str, _meta_int)
+    retry_num: int | None = _option("Helicone-Retry-Num", int_checker(0), str, meta_int)
     retry_factor: float | None = _option(
-        "Helicone-Retry-Factor", _check_non_negative_number, _format_number, _meta_float
+        "Helicone-Retry-Factor", check_non_negative_number, format_number, meta_float
     )
     retry_min_timeout_ms: int | None = _option(
-        "Helicone-Retry-Min-Timeout", _int_checker(0), str, _meta_int
+        "Helicone-Retry-Min-Timeout", int_checker(0), str, meta_int
     )
     retry_max_timeout_ms: int | None = _option(
-        "Helicone-Retry-Max-Timeout", _int_checker(0), str, _meta_int
+        "Helicone-Retry-Max-Timeout", int_checker(0), str, meta_int
     )
     # RUF009 assumes dataclass semantics; _option returns an attrs.field() definition.
     rate_limit_policy: RateLimitPolicy | None = _option(  # noqa: RUF009
         "Helicone-RateLimit-Policy",
-        _check_policy,
+        check_policy,
         RateLimitPolicy.header_value,
-        _meta_policy,
+        meta_policy,
     )
-    request_id: str | None = _option(REQUEST_ID_HEADER, _check_request_id, str, _meta_str)
+    request_id: str | None = _option(REQUEST_ID_HEADER, check_request_id, str, meta_str)
     omit_request: bool | None = _bool_option("Helicone-Omit-Request")
     omit_response: bool | None = _bool_option("Helicone-Omit-Response")
     llm_security_enabled: bool | None = _bool_option("Helicone-LLM-Security-Enabled")
@@ -623,9 +319,9 @@ class HeliconeOptions:
     posthog_host: str | None = _str_option("Helicone-Posthog-Host")
     token_limit_handler: Literal["truncate", "middle-out", "fallback"] | None = _option(
         "Helicone-Token-Limit-Exception-Handler",
-        _choice_checker("truncate", "middle-out", "fallback"),
+        choice_checker("truncate", "middle-out", "fallback"),
         str,
-        _meta_str,
+        meta_str,
     )
     stream_force_format: bool | None = _bool_option("Helicone-Stream-Force-Format")
     stream_usage: bool | None = _bool_option("Helicone-Stream-Usage")
@@ -708,7 +404,7 @@ class HeliconeOptions:
                 if value is not None:
                     headers[header] = render(value)
             if self.cache_ignore_keys:
-                headers["Helicone-Cache-Ignore-Keys"] = _render_ignore_keys(self.cache_ignore_keys)
+                headers["Helicone-Cache-Ignore-Keys"] = render_ignore_keys(self.cache_ignore_keys)
             for name, value in self.properties.items():
                 headers[PROPERTY_PREFIX + name] = value
             headers.update(self.extra_headers)
@@ -784,13 +480,13 @@ def _overlay(layers: tuple[HeliconeOptions, ...]) -> dict[str, str]:
 
 _FIELDS = attrs.fields(HeliconeOptions)
 # (field name, header name, render) for every single-valued option.
-_SCALAR_SPECS: tuple[tuple[str, str, _Render], ...] = tuple(
+_SCALAR_SPECS: tuple[tuple[str, str, Render], ...] = tuple(
     (field.name, field.metadata[_META_HEADER], field.metadata[_META_RENDER])
     for field in _FIELDS
     if _META_HEADER in field.metadata
 )
 _SCALAR_NAMES: tuple[str, ...] = tuple(name for name, _, _ in _SCALAR_SPECS)
-_SCALAR_RENDER: tuple[tuple[str, _Render], ...] = tuple((h, r) for _, h, r in _SCALAR_SPECS)
+_SCALAR_RENDER: tuple[tuple[str, Render], ...] = tuple((h, r) for _, h, r in _SCALAR_SPECS)
 _SCALAR_GETTER = operator.attrgetter(*_SCALAR_NAMES)
 _ALL_NAMES: tuple[str, ...] = tuple(field.name for field in _FIELDS if field.init)
 _ALL_GETTER = operator.attrgetter(*_ALL_NAMES)
@@ -798,7 +494,7 @@ _DEFAULTS: tuple[tuple[str, Any], ...] = tuple(
     (field.name, field.default) for field in _FIELDS if field.init
 )
 # lower-case header name -> (field name, check, parse), for LiteLLM-style metadata.
-_OPTION_BY_HEADER: dict[str, tuple[str, _Check, _FromMeta]] = {
+_OPTION_BY_HEADER: dict[str, tuple[str, Check, FromMeta]] = {
     field.metadata[_META_HEADER].lower(): (
         field.name,
         field.metadata[_META_CHECK],
@@ -809,8 +505,8 @@ _OPTION_BY_HEADER: dict[str, tuple[str, _Check, _FromMeta]] = {
 }
 _OPTION_BY_HEADER["helicone-cache-ignore-keys"] = (
     "cache_ignore_keys",
-    _check_ignore_keys,
-    _meta_ignore_keys,
+    check_ignore_keys,
+    meta_ignore_keys,
 )
 # LiteLLM's docs spell it "Helicone-Rate-Limit-Policy", which the gateway ignores.
 _OPTION_BY_HEADER["helicone-rate-limit-policy"] = _OPTION_BY_HEADER["helicone-ratelimit-policy"]
@@ -865,8 +561,8 @@ def _split_metadata(
         label = f"metadata[{key!r}]"
         if lower.startswith(_PROPERTY_PREFIX_LOWER):
             name = key[len(PROPERTY_PREFIX) :]
-            text = _meta_str(label, value)
-            _check_property(label, name, text)
+            text = meta_str(label, value)
+            check_property(label, name, text)
             properties[name] = text
         elif lower in _OPTION_BY_HEADER:
             field, check, parse = _OPTION_BY_HEADER[lower]
@@ -874,7 +570,7 @@ def _split_metadata(
             check(label, typed)
             fields[field] = typed
         elif lower.startswith("helicone-"):
-            text = _meta_str(label, value)
+            text = meta_str(label, value)
             _check_extra_header(label, key, text)
             extra[key] = text
         else:
@@ -938,168 +634,3 @@ def resolve_helicone(
     request_id = _top(layers, "request_id") or _uuid4()
     headers[REQUEST_ID_HEADER] = request_id
     return ResolvedHelicone(headers, request_id, body_metadata)
-
-
-# ---------------------------------------------------------------------------------------
-# Response side.
-
-
-@attrs.frozen
-class CacheInfo:
-    """What the ``Helicone-Cache*`` response headers said.
-
-    Attributes:
-        hit: True for ``HIT``, False for ``MISS`` (sent only when a cache read was asked
-            for), None when the header was absent or unreadable.
-        bucket_index: ``Helicone-Cache-Bucket-Idx``, which stored response was served.
-        latency_ms: ``Helicone-Cache-Latency``, the original latency of a cached answer.
-    """
-
-    hit: bool | None = None
-    bucket_index: int | None = None
-    latency_ms: float | None = None
-
-
-@attrs.frozen
-class RateLimitInfo:
-    """What the ``Helicone-RateLimit-*`` response headers said.
-
-    Attributes:
-        limit: the quota.
-        remaining: what is left in the current window.
-        policy: the normalised policy the gateway applied.
-        reset: seconds until the window resets (undocumented; sent when > 0).
-    """
-
-    limit: float | None = None
-    remaining: float | None = None
-    policy: str | None = None
-    reset: float | None = None
-
-
-_NO_CACHE = CacheInfo()
-
-
-def _last(value: object) -> str | None:
-    # Duplicated headers arrive comma-joined (a cache hit replays the stored headers and
-    # appends its own), so the last element is the freshest.
-    if not isinstance(value, str):
-        return None
-    text = value.rpartition(",")[2].strip()
-    return text or None
-
-
-def _to_float(value: object) -> float | None:
-    text = _last(value)
-    # float() also takes "1_000" and non-ASCII digits; HTTP numbers are plain ASCII.
-    if text is None or "_" in text or not text.isascii():
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _to_index(value: object) -> int | None:
-    text = _last(value)
-    if text is None or not (text.isascii() and text.isdigit()):
-        return None
-    return int(text)
-
-
-def _cache_hit(value: object) -> bool | None:
-    if not isinstance(value, str):
-        return None
-    states = {part.strip().upper() for part in value.split(",")}
-    if "HIT" in states:
-        return True
-    if "MISS" in states:
-        return False
-    return None
-
-
-def _pick_request_id(value: object, sent: str | None) -> str | None:
-    if (
-        isinstance(value, str)
-        and sent is not None
-        and "," in value
-        and any(part.strip().lower() == sent.lower() for part in value.split(","))
-    ):
-        return sent
-    return _last(value) or sent
-
-
-_RATE_LIMIT_KEYS = (
-    "helicone-ratelimit-limit",
-    "helicone-ratelimit-remaining",
-    "helicone-ratelimit-policy",
-    "helicone-ratelimit-reset",
-)
-
-
-@attrs.frozen
-class HeliconeMetadata:
-    """Helicone's view of one response, read from its headers.
-
-    Attributes:
-        request_id: ``Helicone-Id``, else the ``Helicone-Request-Id`` that was sent.
-        cache: the cache headers (all None when caching was not involved).
-        rate_limit: the rate-limit headers, None when there were none.
-        provider: ``Helicone-Provider``, the provider that served the request.
-        model: ``Helicone-Model``, the provider's model id.
-        gateway_mode: ``Helicone-Gateway-Mode``, ``BYOK`` or ``PTB``.
-        status: ``Helicone-Status``, ``success`` or ``failed``.
-        headers: every response header, names lower-cased.
-        attempts: the attempts of a client-side fallback chain, in order (empty otherwise).
-    """
-
-    request_id: str | None = None
-    cache: CacheInfo = _NO_CACHE
-    rate_limit: RateLimitInfo | None = None
-    provider: str | None = None
-    model: str | None = None
-    gateway_mode: str | None = None
-    status: str | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
-    attempts: tuple[Any, ...] = ()
-
-    @classmethod
-    def from_headers(
-        cls, headers: Mapping[str, str], *, sent_request_id: str | None
-    ) -> HeliconeMetadata:
-        """Read the metadata from response headers; never raises on bad values.
-
-        Args:
-            headers: the response headers (an ``httpx2.Headers`` or any mapping).
-            sent_request_id: the ``Helicone-Request-Id`` this client sent.
-
-        Returns:
-            The metadata; a header that is absent or unreadable gives None.
-        """
-        lowered = {str(name).lower(): value for name, value in headers.items()}
-        get = lowered.get
-        cache = _NO_CACHE
-        cache_raw = get("helicone-cache")
-        bucket_raw = get("helicone-cache-bucket-idx")
-        latency_raw = get("helicone-cache-latency")
-        if cache_raw is not None or bucket_raw is not None or latency_raw is not None:
-            cache = CacheInfo(_cache_hit(cache_raw), _to_index(bucket_raw), _to_float(latency_raw))
-        rate_limit = None
-        if any(key in lowered for key in _RATE_LIMIT_KEYS):
-            rate_limit = RateLimitInfo(
-                _to_float(get("helicone-ratelimit-limit")),
-                _to_float(get("helicone-ratelimit-remaining")),
-                _last(get("helicone-ratelimit-policy")),
-                _to_float(get("helicone-ratelimit-reset")),
-            )
-        return cls(
-            request_id=_pick_request_id(get("helicone-id"), sent_request_id),
-            cache=cache,
-            rate_limit=rate_limit,
-            provider=_last(get("helicone-provider")),
-            model=_last(get("helicone-model")),
-            gateway_mode=_last(get("helicone-gateway-mode")),
-            status=_last(get("helicone-status")),
-            headers=lowered,
-        )

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ._helicone import HeliconeMetadata
+from ._metadata import HeliconeMetadata
 
 __all__ = [
     "ChatCompletion",

@@ -1,4 +1,6 @@
-"""Stream objects: ``AsyncStream`` over a server-sent-events answer, and its accumulators.
+"""Stream objects: ``AsyncStream`` over a server-sent-events answer.
+
+What the chunks amount to is built by the accumulators of ``_accumulate.py``.
 
 Guarantees, each tested over a real loopback socket on asyncio and trio:
 
@@ -27,6 +29,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import anyio
 import attrs
 
+from ._accumulate import (
+    ChatCompletionAccumulator,
+    CompletionAccumulator,
+    completion_as_chunk,
+    has_content,
+)
 from ._converter import ShapeError, structure, structure_hook
 from ._exceptions import (
     APIConnectionError,
@@ -42,22 +50,8 @@ from ._exceptions import (
     error_from_parsed,
     parse_error_body,
 )
-from ._helicone import HeliconeMetadata
-from ._models import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionMessage,
-    ChatCompletionMessageToolCall,
-    Choice,
-    ChoiceDelta,
-    ChoiceDeltaToolCall,
-    ChoiceDeltaToolCallFunction,
-    ChunkChoice,
-    Completion,
-    CompletionChoice,
-    Function,
-    Usage,
-)
+from ._metadata import HeliconeMetadata
+from ._models import ChatCompletion, ChatCompletionChunk, Completion
 from ._sse import SSEDecodeError, SSEDecoder
 
 if TYPE_CHECKING:
@@ -66,10 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncStream",
-    "ChatCompletionAccumulator",
     "ChatCompletionStream",
     "CompletionStream",
-    "CompletionAccumulator",
     "StreamTimeouts",
     "open_stream",
 ]
@@ -103,178 +95,6 @@ class StreamTimeouts:
     first_event: float | None = attrs.field(default=None, validator=_positive_or_none)
     idle: float | None = attrs.field(default=None, validator=_positive_or_none)
     total: float | None = attrs.field(default=None, validator=_positive_or_none)
-
-
-# -- accumulators ------------------------------------------------------------------------
-
-
-class _ToolCallParts:
-    __slots__ = ("arguments", "id", "name", "type")
-
-    def __init__(self) -> None:
-        self.id: str | None = None
-        self.type: str | None = None
-        self.name: str | None = None
-        self.arguments: list[str] = []
-
-
-class _ChoiceParts:
-    __slots__ = ("content", "finish_reason", "logprobs", "refusal", "role", "tool_calls")
-
-    def __init__(self) -> None:
-        self.role: str | None = None
-        self.content: list[str] = []
-        self.refusal: list[str] = []
-        self.finish_reason: str | None = None
-        self.tool_calls: dict[int, _ToolCallParts] = {}
-        self.logprobs: Any = None
-
-
-class ChatCompletionAccumulator:
-    """Builds the :class:`ChatCompletion` a stream of chunks amounts to.
-
-    Handles content and refusal deltas, tool calls whose id, name and argument fragments
-    arrive interleaved by ``index``, several choices (``n > 1``), finish reasons, and the
-    usage carried by the final chunk (whose ``choices`` is empty).
-    """
-
-    __slots__ = ("_choices", "_created", "_id", "_model", "_usage", "chunks")
-
-    def __init__(self) -> None:
-        self._choices: dict[int, _ChoiceParts] = {}
-        self._id = ""
-        self._model = ""
-        self._created = 0
-        self._usage: Usage | None = None
-        self.chunks = 0
-
-    def add(self, chunk: ChatCompletionChunk) -> None:
-        """Fold one chunk in."""
-        self.chunks += 1
-        if not self._id:
-            self._id, self._model, self._created = chunk.id, chunk.model, chunk.created
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        for choice in chunk.choices:
-            parts = self._choices.get(choice.index)
-            if parts is None:
-                parts = self._choices[choice.index] = _ChoiceParts()
-            delta = choice.delta
-            if delta.role is not None:
-                parts.role = delta.role
-            if delta.content:
-                parts.content.append(delta.content)
-            if delta.refusal:
-                parts.refusal.append(delta.refusal)
-            if delta.tool_calls:
-                for call in delta.tool_calls:
-                    self._add_tool_call(parts, call)
-            if choice.finish_reason is not None:
-                parts.finish_reason = choice.finish_reason
-
-    @staticmethod
-    def _add_tool_call(parts: _ChoiceParts, call: ChoiceDeltaToolCall) -> None:
-        tool = parts.tool_calls.get(call.index)
-        if tool is None:
-            tool = parts.tool_calls[call.index] = _ToolCallParts()
-        if call.id:
-            tool.id = call.id
-        if call.type:
-            tool.type = call.type
-        if call.function is not None:
-            if call.function.name:
-                tool.name = (tool.name or "") + call.function.name
-            if call.function.arguments:
-                tool.arguments.append(call.function.arguments)
-
-    @property
-    def finished(self) -> bool:
-        """Whether at least one choice arrived and every choice has a finish reason."""
-        return bool(self._choices) and all(
-            p.finish_reason is not None for p in self._choices.values()
-        )
-
-    def text(self, index: int = 0) -> str:
-        """The content of choice ``index`` so far."""
-        parts = self._choices.get(index)
-        return "".join(parts.content) if parts else ""
-
-    def result(self) -> ChatCompletion:
-        """The completion so far (complete once the stream ended)."""
-        choices = []
-        for index in sorted(self._choices):
-            parts = self._choices[index]
-            tool_calls = [
-                ChatCompletionMessageToolCall(
-                    id=t.id or "",
-                    type=t.type or "function",
-                    function=Function(name=t.name or "", arguments="".join(t.arguments)),
-                )
-                for _, t in sorted(parts.tool_calls.items())
-            ]
-            message = ChatCompletionMessage(
-                role=parts.role or "assistant",
-                content="".join(parts.content) if parts.content or not tool_calls else None,
-                refusal="".join(parts.refusal) if parts.refusal else None,
-                tool_calls=tool_calls or None,
-            )
-            choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
-        return ChatCompletion(
-            id=self._id,
-            choices=choices,
-            model=self._model,
-            created=self._created,
-            usage=self._usage,
-        )
-
-
-class CompletionAccumulator:
-    """Builds the :class:`Completion` a stream of text-completion chunks amounts to."""
-
-    __slots__ = ("_created", "_finish", "_id", "_model", "_text", "_usage", "chunks")
-
-    def __init__(self) -> None:
-        self._text: dict[int, list[str]] = {}
-        self._finish: dict[int, str | None] = {}
-        self._id = ""
-        self._model = ""
-        self._created = 0
-        self._usage: Usage | None = None
-        self.chunks = 0
-
-    def add(self, chunk: Completion) -> None:
-        """Fold one chunk in."""
-        self.chunks += 1
-        if not self._id:
-            self._id, self._model, self._created = chunk.id, chunk.model, chunk.created
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        for choice in chunk.choices:
-            self._text.setdefault(choice.index, []).append(choice.text)
-            if choice.finish_reason is not None or choice.index not in self._finish:
-                self._finish[choice.index] = choice.finish_reason
-
-    @property
-    def finished(self) -> bool:
-        """Whether at least one choice arrived and every choice has a finish reason."""
-        return bool(self._finish) and all(f is not None for f in self._finish.values())
-
-    def text(self, index: int = 0) -> str:
-        """The text of choice ``index`` so far."""
-        return "".join(self._text.get(index, ()))
-
-    def result(self) -> Completion:
-        """The completion so far."""
-        return Completion(
-            id=self._id,
-            model=self._model,
-            created=self._created,
-            usage=self._usage,
-            choices=[
-                CompletionChoice(index=i, text="".join(t), finish_reason=self._finish.get(i))
-                for i, t in sorted(self._text.items())
-            ],
-        )
 
 
 # -- in-stream errors ----------------------------------------------------------------------
@@ -421,7 +241,7 @@ class AsyncStream(Generic[T]):
         Used by fallback chains, which may still move on while this raises.
         """
         try:
-            while not self._done and not any(map(_has_content, self._pending)):
+            while not self._done and not any(map(has_content, self._pending)):
                 await self._fill()
         except BaseException:
             await self._close_shielded()
@@ -612,7 +432,7 @@ class AsyncStream(Generic[T]):
         try:
             if isinstance(self._acc, ChatCompletionAccumulator):
                 completion = structure(data, ChatCompletion)
-                chunk: Any = _completion_as_chunk(completion)
+                chunk: Any = completion_as_chunk(completion)
             else:
                 chunk = structure(data, Completion)
         except ShapeError as exc:
@@ -626,19 +446,6 @@ class AsyncStream(Generic[T]):
         self._acc.add(chunk)
         self._pending.append(chunk)
         self._done = True
-
-
-def _has_content(chunk: Any) -> bool:
-    for choice in chunk.choices:
-        if choice.finish_reason is not None:
-            return True
-        delta = getattr(choice, "delta", None)
-        if delta is None:  # a text completion chunk
-            if choice.text:
-                return True
-        elif delta.content or delta.refusal or delta.tool_calls:
-            return True
-    return False
 
 
 class ChatCompletionStream(AsyncStream[ChatCompletionChunk]):
@@ -709,45 +516,6 @@ class _TextDeltas:
                 text = choice.delta.content if hasattr(choice, "delta") else choice.text
                 if text:
                     return str(text)
-
-
-def _completion_as_chunk(completion: ChatCompletion) -> ChatCompletionChunk:
-    choices = []
-    for choice in completion.choices:
-        message = choice.message
-        tool_calls = None
-        if message.tool_calls:
-            tool_calls = [
-                ChoiceDeltaToolCall(
-                    index=i,
-                    id=call.id,
-                    type=call.type,
-                    function=ChoiceDeltaToolCallFunction(
-                        name=call.function.name, arguments=call.function.arguments
-                    ),
-                )
-                for i, call in enumerate(message.tool_calls)
-            ]
-        choices.append(
-            ChunkChoice(
-                index=choice.index,
-                delta=ChoiceDelta(
-                    role=message.role,
-                    content=message.content,
-                    refusal=message.refusal,
-                    tool_calls=tool_calls,
-                ),
-                finish_reason=choice.finish_reason,
-            )
-        )
-    return ChatCompletionChunk(
-        id=completion.id,
-        choices=choices,
-        model=completion.model,
-        created=completion.created,
-        usage=completion.usage,
-        system_fingerprint=completion.system_fingerprint,
-    )
 
 
 async def _close_response(response: StreamingResponse) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import platform
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import attrs
 
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_POOL_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_WRITE_TIMEOUT",
+    "Outgoing",
     "RawResponse",
     "Transport",
     "TimeoutArg",
@@ -44,6 +45,27 @@ DEFAULT_POOL_TIMEOUT = 30.0
 TimeoutArg = "float | httpx2.Timeout | None"
 
 _USER_AGENT = f"aiohelicone/{__version__} python/{platform.python_version()}"
+
+
+class Outgoing(Protocol):
+    """A prepared request, as :class:`Transport` sends it (``_client._Call`` is one)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def content(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def params(self) -> Mapping[str, Any] | None: ...
+    @property
+    def timeout(self) -> httpx2.Timeout | None: ...
+    @property
+    def stream_timeout(self) -> httpx2.Timeout | None: ...
+    @property
+    def request_id(self) -> str | None: ...
 
 
 @attrs.frozen
@@ -167,82 +189,47 @@ class Transport:
         """Whether the underlying client is closed."""
         return self._client.is_closed
 
-    def _build(
-        self,
-        method: str,
-        path: str,
-        *,
-        content: bytes | None,
-        headers: Mapping[str, str],
-        params: Mapping[str, Any] | None,
-        timeout: httpx2.Timeout | None,
-    ) -> httpx2.Request:
-        merged = dict(self._headers)
-        if content is not None:
-            merged["content-type"] = "application/json"
-        merged.update(headers)
-        if self._client.is_closed:
-            raise APIConnectionError("The client is closed; create a new AsyncHelicone.")
-        return self._client.build_request(
-            method,
-            f"{self.base_url}/{path}",
-            content=content,
-            headers=merged,
-            params=params,
-            timeout=timeout if timeout is not None else self.timeout,
-        )
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        content: bytes | None = None,
-        headers: Mapping[str, str],
-        params: Mapping[str, Any] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        request_id: str | None = None,
-    ) -> RawResponse:
+    async def request(self, call: Outgoing) -> RawResponse:
         """Send a request and read the whole answer.
 
         Raises:
             APITimeoutError: a connect, read, write or pool timeout fired.
             APIConnectionError: the connection failed or broke.
         """
-        request = self._build(
-            method, path, content=content, headers=headers, params=params, timeout=timeout
-        )
-        try:
-            response = await self._client.send(request)
-        except Exception as exc:
-            map_transport_error(exc, request_id)
+        response = await self._send(call, stream=False)
         return RawResponse(response.status_code, response.headers, response.content)
 
-    async def open_stream(
-        self,
-        method: str,
-        path: str,
-        *,
-        content: bytes | None = None,
-        headers: Mapping[str, str],
-        params: Mapping[str, Any] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        request_id: str | None = None,
-    ) -> StreamingResponse:
-        """Send a request and return as soon as the headers arrived.
+    async def open_stream(self, call: Outgoing) -> StreamingResponse:
+        """Send a request (with ``call.stream_timeout``) and return once the headers arrived.
 
         The caller must close the returned response (``aclose``).
         """
-        request = self._build(
-            method, path, content=content, headers=headers, params=params, timeout=timeout
+        response = await self._send(call, stream=True)
+        return StreamingResponse(response, call.request_id)
+
+    async def _send(self, call: Outgoing, *, stream: bool) -> httpx2.Response:
+        headers = dict(self._headers)
+        if call.content is not None:
+            headers["content-type"] = "application/json"
+        headers.update(call.headers)
+        if self._client.is_closed:
+            raise APIConnectionError("The client is closed; create a new AsyncHelicone.")
+        timeout = call.stream_timeout if stream else call.timeout
+        request = self._client.build_request(
+            call.method,
+            f"{self.base_url}/{call.path}",
+            content=call.content,
+            headers=headers,
+            params=call.params,
+            timeout=timeout if timeout is not None else self.timeout,
         )
-        request.headers["accept"] = "text/event-stream"
-        request.headers["accept-encoding"] = "identity"
+        if stream:
+            request.headers["accept"] = "text/event-stream"
+            request.headers["accept-encoding"] = "identity"
         try:
-            response = await self._client.send(request, stream=True)
+            return await self._client.send(request, stream=stream)
         except Exception as exc:
-            map_transport_error(exc, request_id)
-        return StreamingResponse(response, request_id)
+            map_transport_error(exc, call.request_id)
 
     async def aclose(self) -> None:
         """Close the pool if we own it (a caller's client is left open)."""

@@ -21,7 +21,8 @@ from aiohelicone.testing import FAKE_API_KEY, Fail, FakeGateway, RequestRecord, 
 pytestmark = pytest.mark.anyio
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "examples" / "seed"
-EXAMPLES = sorted(path.stem for path in SEED_DIR.glob("*.py"))
+# _run.py is the examples' shared __main__ runner, not an example.
+EXAMPLES = sorted(path.stem for path in SEED_DIR.glob("[!_]*.py"))
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 CHAIN = "gpt-4o-mini/openai,claude-3-5-sonnet-20241022/anthropic"
 RETRY_HEADERS = {
@@ -270,9 +271,10 @@ async def test_examples_accept_any_client(gateway: FakeGateway) -> None:
 def test_examples_run_as_scripts() -> None:
     """Every example runs as a script on the embedded fake when HELICONE_API_KEY is unset."""
     code = (
-        "import runpy, sys\n"
+        "import os, runpy, sys\n"
         "for path in sys.argv[1:]:\n"
         "    print('==', path, flush=True)\n"
+        "    sys.path.insert(0, os.path.dirname(path))  # as `python path` does (for _run.py)\n"
         "    runpy.run_path(path, run_name='__main__')\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELICONE_")}

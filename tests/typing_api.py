@@ -39,6 +39,12 @@ async def usage() -> None:
         async with stream:
             async for chunk in stream:
                 assert_type(chunk, ChatCompletionChunk)
+        assert_type(stream.accumulated, ChatCompletion)
+        assert_type(await stream.get_final_completion(), ChatCompletion)
+        explicit = await c.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=False
+        )
+        assert_type(explicit, ChatCompletion)
 
         text = await c.completions.create(model="gpt-3.5-turbo-instruct", prompt="x")
         assert_type(text, Completion)
@@ -46,7 +52,12 @@ async def usage() -> None:
             model="gpt-3.5-turbo-instruct", prompt="x", stream=True
         )
         assert_type(text_stream, aiohelicone.CompletionStream)
+        assert_type(text_stream.accumulated, Completion)
         assert_type(await text_stream.get_final_completion(), Completion)
+        text_explicit = await c.completions.create(
+            model="gpt-3.5-turbo-instruct", prompt="x", stream=False
+        )
+        assert_type(text_explicit, Completion)
 
         vectors = await c.embeddings.create(model="text-embedding-3-small", input="x")
         assert_type(vectors, CreateEmbeddingResponse)

@@ -38,6 +38,8 @@ from ._outcomes import SlowDrip as SlowDrip
 from ._outcomes import Stall as Stall
 from ._outcomes import ToolCall as ToolCall
 from ._outcomes import TruncatedStream as TruncatedStream
+from ._prompts import PromptStore as PromptStore
+from ._prompts import PromptVersion as PromptVersion
 from ._records import AttemptRecord as AttemptRecord
 from ._records import RequestRecord as RequestRecord
 from ._registry import DEFAULT_MODELS as DEFAULT_MODELS
@@ -46,8 +48,6 @@ from ._registry import PROVIDERS as PROVIDERS
 from ._registry import ModelInfo as ModelInfo
 from ._rest_api import DEFAULT_PRICE as DEFAULT_PRICE
 from ._rest_api import PRICES as PRICES
-from ._rest_api import PromptStore as PromptStore
-from ._rest_api import PromptVersion as PromptVersion
 from ._rest_api import RestAPI as RestAPI
 from ._rest_api import cost_usd as cost_usd
 from ._server import LoopbackServer as LoopbackServer

@@ -14,6 +14,8 @@ from typing import Literal
 
 import attrs
 
+from aiohelicone._modelstring import KNOWN_PROVIDERS
+
 __all__ = [
     "DEFAULT_MODELS",
     "MODEL_ALIASES",
@@ -25,32 +27,9 @@ __all__ = [
     "parse_model_field",
 ]
 
-#: Provider names the gateway accepts (packages/cost/models/providers/index.ts).
-PROVIDERS: frozenset[str] = frozenset(
-    {
-        "anthropic",
-        "azure",
-        "baseten",
-        "bedrock",
-        "canopywave",
-        "cerebras",
-        "chutes",
-        "deepinfra",
-        "deepseek",
-        "fireworks",
-        "google-ai-studio",
-        "groq",
-        "helicone",
-        "mistral",
-        "nebius",
-        "novita",
-        "openai",
-        "openrouter",
-        "perplexity",
-        "vertex",
-        "xai",
-    }
-)
+#: Provider names the gateway accepts (packages/cost/models/providers/index.ts): the
+#: library's own list, so that the fake and the client's warning agree.
+PROVIDERS: frozenset[str] = KNOWN_PROVIDERS
 
 ModelKind = Literal["chat", "completion", "embedding"]
 

@@ -1,4 +1,4 @@
-"""The fake's Helicone REST API ("Jawn", ``api.helicone.ai``) and its prompt store.
+"""The fake's Helicone REST API ("Jawn", ``api.helicone.ai``).
 
 The real REST API lives on another host (``https://api.helicone.ai``); the fake serves it on
 the same ASGI app as the gateway, under ``/v1/request``, ``/v1/session`` and ``/v1/user``
@@ -28,6 +28,9 @@ Faithful to Jawn (../shared/helicone-api.md §7, valhalla/jawn and packages/filt
   and its first operator count, and an unknown field is ignored (matches everything);
 - ``limit`` above 1000 is a 500 ``invalid limit``; user metrics refuse it with 400.
 
+Query filters and sort orders are applied in ``_rest_rows.py``; the prompts that chat requests
+expand live in ``_prompts.py`` (:attr:`RestAPI.prompts`).
+
 Choices where Jawn's behaviour is unknown: a float score is refused with 400 (the docs say
 integers only; the code's type is ``number``); scores and feedback are visible at once (the
 real API takes minutes); auth is ``Authorization: Bearer <key>`` (a ``pk-`` key is refused:
@@ -36,11 +39,9 @@ public keys cannot read); leaves on other tables (``request``, ``feedback``...) 
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -48,17 +49,15 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
-import attrs
-
 from ._emit import Body, Sleep, Step, response
+from ._prompts import PromptStore, js_string
 from ._records import RequestRecord
+from ._rest_rows import DEFAULT_UUID, FEEDBACK_SCORE, FilterError, Row, matches, sorted_rows
 from ._wire import JSON_TYPE, TEXT_TYPE, dumps
 
 __all__ = [
     "DEFAULT_PRICE",
     "PRICES",
-    "PromptStore",
-    "PromptVersion",
     "RestAPI",
     "cost_usd",
     "first_body_delay",
@@ -85,12 +84,10 @@ PRICES: Mapping[str, tuple[float, float]] = MappingProxyType(
 )
 #: The price of a model missing from :data:`PRICES`.
 DEFAULT_PRICE = (1.00, 2.00)
-DEFAULT_UUID = "00000000-0000-0000-0000-000000000000"
 _PLACEHOLDER = {
     "helicone_message": "fetching body from signed_url... contact engineering@helicone.ai "
     "for more information"
 }
-_FEEDBACK = "helicone-score-feedback"
 _LLM_ENDPOINTS = frozenset({"chat", "completions", "embeddings"})
 _SESSION_HEADERS = (
     ("helicone-session-id", "Helicone-Session-Id"),
@@ -150,356 +147,10 @@ def _ch_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-# -- prompts ---------------------------------------------------------------------------------
-
-_VARIABLE = re.compile(
-    r"\{\{\s*hc\s*:\s*([a-zA-Z_-][a-zA-Z0-9_-]*)\s*:\s*([a-zA-Z_-][a-zA-Z0-9_-]*)\s*\}\}"
-)
-_JS_NUMBER = re.compile(r"[+-]?(Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)|0[xX][0-9a-fA-F]+")
-_BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no"})
-_PROMPT_FIELDS = ("prompt_id", "version_id", "environment", "inputs")
-
-
-@attrs.frozen
-class PromptVersion:
-    """One stored version of a prompt.
-
-    Attributes:
-        id: the version id (``version_id`` in requests).
-        prompt_id: the prompt it belongs to.
-        number: 1 for the first version, then 2, 3...
-        body: the stored chat body (``model``, ``messages`` with ``{{hc:name:type}}``
-            variables, any other parameter).
-    """
-
-    id: str
-    prompt_id: str
-    number: int
-    body: Mapping[str, Any]
-
-
-class PromptStore:
-    """The prompts (2025 prompts) the fake gateway expands, as Helicone's does (§3.1).
-
-    A request with ``prompt_id`` gets the stored body merged in: the stored messages come
-    first, then the request's; request parameters override stored ones; ``{{hc:name:type}}``
-    variables are filled from ``inputs``. Version choice: ``environment`` wins over
-    ``version_id``; neither means the ``production`` version. Jawn's JavaScript quirks are
-    kept: a falsy input (``0``, ``""``, ``False``) leaves its variable unreplaced in message
-    text, and values are written as JavaScript would (``True`` -> ``true``).
-    """
-
-    def __init__(self) -> None:
-        self._versions: dict[str, list[PromptVersion]] = {}
-        self._environments: dict[str, dict[str, str]] = {}
-
-    def create(
-        self,
-        body: Mapping[str, Any],
-        *,
-        prompt_id: str | None = None,
-        environments: Sequence[str] = ("production",),
-    ) -> PromptVersion:
-        """Store a new prompt and its first version.
-
-        Args:
-            body: the chat body to store.
-            prompt_id: its id (default: 6 random hex characters).
-            environments: environments that point at this first version.
-
-        Returns:
-            The first :class:`PromptVersion`.
-
-        Raises:
-            ValueError: the id is taken, or ``body`` is not a mapping.
-        """
-        prompt_id = prompt_id or secrets.token_hex(3)
-        if prompt_id in self._versions:
-            raise ValueError(f"prompt {prompt_id!r} already exists")
-        self._versions[prompt_id] = []
-        self._environments[prompt_id] = {}
-        return self.add_version(prompt_id, body, environments=environments)
-
-    def add_version(
-        self, prompt_id: str, body: Mapping[str, Any], *, environments: Sequence[str] = ()
-    ) -> PromptVersion:
-        """Store a new version of an existing prompt.
-
-        Args:
-            prompt_id: the prompt.
-            body: the chat body of this version.
-            environments: environments to point at it (e.g. ``("staging",)``).
-
-        Returns:
-            The new :class:`PromptVersion`.
-
-        Raises:
-            KeyError: no such prompt.
-            ValueError: ``body`` is not a mapping.
-        """
-        if not isinstance(body, Mapping):
-            raise ValueError("a prompt body must be a mapping")
-        versions = self._versions[prompt_id]
-        version = PromptVersion(
-            str(uuid.uuid4()), prompt_id, len(versions) + 1, copy.deepcopy(dict(body))
-        )
-        versions.append(version)
-        for environment in environments:
-            self._environments[prompt_id][environment] = version.id
-        return version
-
-    def deploy(self, version: PromptVersion, environment: str) -> None:
-        """Point ``environment`` of the version's prompt at ``version``."""
-        self._environments[version.prompt_id][environment] = version.id
-
-    def resolve(
-        self, prompt_id: str, version_id: str | None = None, environment: str | None = None
-    ) -> PromptVersion:
-        """The version a request names (``environment`` > ``version_id`` > production).
-
-        Raises:
-            LookupError: no such prompt, version or environment (the message says which).
-        """
-        versions = self._versions.get(prompt_id)
-        if versions is None:
-            raise LookupError(f"Prompt '{prompt_id}' not found")
-        wanted = version_id
-        if environment is not None or version_id is None:
-            name = environment or "production"
-            wanted = self._environments[prompt_id].get(name)
-            if wanted is None:
-                raise LookupError(f"Prompt '{prompt_id}' has no version in environment '{name}'")
-        for version in versions:
-            if version.id == wanted:
-                return version
-        raise LookupError(f"Prompt version '{wanted}' not found for prompt '{prompt_id}'")
-
-    def clear(self) -> None:
-        """Forget every prompt."""
-        self._versions.clear()
-        self._environments.clear()
-
-    def expand(self, data: Mapping[str, Any]) -> tuple[dict[str, Any], PromptVersion] | str:
-        """Merge a request's prompt into its body.
-
-        Args:
-            data: the request body (with ``prompt_id`` and maybe ``version_id``,
-                ``environment``, ``inputs``).
-
-        Returns:
-            The merged body and the version used, or the error message of the gateway's 400.
-        """
-        prompt_id, version_id, environment = (
-            data.get("prompt_id"),
-            data.get("version_id"),
-            data.get("environment"),
-        )
-        if not isinstance(prompt_id, str) or not all(
-            v is None or isinstance(v, str) for v in (version_id, environment)
-        ):
-            return "prompt_id, version_id and environment must be strings"
-        inputs = data.get("inputs") or {}
-        if not isinstance(inputs, dict):
-            return "inputs must be an object"
-        try:
-            version = self.resolve(prompt_id, version_id, environment)
-        except LookupError as exc:
-            return str(exc)
-        source = copy.deepcopy(dict(version.body))
-        errors: list[tuple[str, str, Any]] = []
-        messages = []
-        for message in [*(source.get("messages") or []), *(data.get("messages") or [])]:
-            if isinstance(message, dict) and isinstance(message.get("content"), str):
-                text, problems = _substitute_text(message["content"], inputs)
-                errors.extend(problems)
-                message = {**message, "content": text}
-            messages.append(message)
-        merged = {**source, **{k: v for k, v in data.items() if k not in _PROMPT_FIELDS}}
-        merged["messages"] = messages
-        response_format = data.get("response_format")
-        if response_format is None:
-            response_format = source.get("response_format")
-        merged.pop("response_format", None)
-        if response_format is not None:
-            merged["response_format"] = _substitute_json(response_format, inputs, errors)
-        tools = [*(source.get("tools") or []), *(data.get("tools") or [])]
-        merged.pop("tools", None)
-        if tools:
-            merged["tools"] = _substitute_json(tools, inputs, errors)
-        if errors:
-            return "; ".join(
-                f"Variable '{name}' is '{kind}' but got '{_js_string(value)}'"
-                for name, kind, value in errors
-            )
-        return merged, version
-
-
-def _js_truthy(value: object) -> bool:
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    return isinstance(value, (dict, list)) or bool(value)
-
-
-def _js_string(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, list):
-        return ",".join("" if v is None else _js_string(v) for v in value)
-    if isinstance(value, dict):
-        return "[object Object]"
-    return str(value)
-
-
-def _compatible(value: object, kind: str) -> bool:
-    if kind == "number":
-        if isinstance(value, (int, float)):
-            return True
-        if isinstance(value, list) and len(value) <= 1:
-            return not value or _compatible(_js_string(value[0]), kind)
-        return isinstance(value, str) and (
-            not value.strip() or _JS_NUMBER.fullmatch(value.strip()) is not None
-        )
-    if kind == "boolean":
-        return isinstance(value, bool) or (
-            isinstance(value, str) and value.lower() in _BOOLEAN_WORDS
-        )
-    return True
-
-
-def _substitute_text(
-    template: str, inputs: Mapping[str, Any]
-) -> tuple[str, list[tuple[str, str, Any]]]:
-    errors = []
-    seen: set[str] = set()
-    for match in _VARIABLE.finditer(template):
-        name, kind = match.group(1), match.group(2)
-        if name in seen:
-            continue
-        seen.add(name)
-        value = inputs.get(name)
-        if _js_truthy(value) and not _compatible(value, kind):
-            errors.append((name, kind, value))
-    if errors:
-        return template, errors
-
-    def fill(match: re.Match[str]) -> str:
-        value = inputs.get(match.group(1))
-        return _js_string(value) if _js_truthy(value) else match.group(0)
-
-    return _VARIABLE.sub(fill, template), []
-
-
-def _substitute_json(value: Any, inputs: Mapping[str, Any], errors: list[Any]) -> Any:
-    # substituteVariablesJSON: here a missing input is an error too, and a string that is
-    # exactly one variable takes the input's own type.
-    problems = []
-    seen: set[str] = set()
-    for match in _VARIABLE.finditer(json.dumps(value)):
-        name, kind = match.group(1), match.group(2)
-        if name not in seen:
-            seen.add(name)
-            given = inputs.get(name)
-            if not _js_truthy(given) or not _compatible(given, kind):
-                problems.append((name, kind, given))
-    if problems:
-        errors.extend(problems)
-        return value
-    return _replace_json(value, inputs, errors)
-
-
-def _replace_json(value: Any, inputs: Mapping[str, Any], errors: list[Any]) -> Any:
-    def regex(text: str) -> str:
-        return _VARIABLE.sub(
-            lambda m: m.group(0) if inputs.get(m.group(1)) is None else _js_string(inputs[m[1]]),
-            text,
-        )
-
-    if isinstance(value, str):
-        whole = _VARIABLE.fullmatch(value)
-        if whole is not None and inputs.get(whole.group(1)) is not None:
-            return inputs[whole.group(1)]
-        return regex(value)
-    if isinstance(value, list):
-        return [_replace_json(item, inputs, errors) for item in value]
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            whole = _VARIABLE.fullmatch(key)
-            if whole is not None and _js_truthy(inputs.get(whole.group(1))):
-                given = inputs[whole.group(1)]
-                if not isinstance(given, str):
-                    errors.append((whole.group(1), "string", given))
-                    continue
-                key = given
-            elif whole is None:
-                key = regex(key)
-            out[key] = _replace_json(item, inputs, errors)
-        return out
-    return value
-
-
 # -- the REST API ----------------------------------------------------------------------------
 
 _REQUEST_PATH = re.compile(r"^/v1/request/(?P<id>[^/]+)(?P<action>/feedback|/score|/property)?$")
 _SESSION_FEEDBACK = re.compile(r"^/v1/session/(?P<id>[^/]+)/feedback$")
-_TEXT_COLUMNS = {
-    "model": "request_model",
-    "provider": "provider",
-    "user_id": "request_user_id",
-    "request_id": "request_id",
-    "cache_reference_id": "cache_reference_id",
-    "prompt_id": "prompt_id",
-    "prompt_version": "prompt_version",
-    "target_url": "target_url",
-    "country_code": "country_code",
-    "request_referrer": "request_referrer",
-}
-_NUMBER_COLUMNS = {
-    "status": "response_status",
-    "latency": "delay_ms",
-    "time_to_first_token": "time_to_first_token",
-    "prompt_tokens": "prompt_tokens",
-    "completion_tokens": "completion_tokens",
-    "total_tokens": "total_tokens",
-    "prompt_cache_read_tokens": "prompt_cache_read_tokens",
-    "prompt_cache_write_tokens": "prompt_cache_write_tokens",
-}
-_BOOL_COLUMNS = {"cache_enabled": "cache_enabled", "threat": "threat"}
-_TIME_COLUMNS = frozenset({"request_created_at", "response_created_at"})
-_REQUEST_SORTS = {
-    "latency": "delay_ms",
-    "cost": "cost",
-    "total_tokens": "total_tokens",
-    "prompt_tokens": "prompt_tokens",
-    "completion_tokens": "completion_tokens",
-    "user_id": "request_user_id",
-    "body_model": "request_model",
-}
-
-
-class _FilterError(Exception):
-    pass
-
-
-@attrs.frozen
-class _Row:
-    data: dict[str, Any]
-    created: float
-    index: int
 
 
 class RestAPI:
@@ -589,7 +240,7 @@ class RestAPI:
             if handler is not None:
                 try:
                     return handler(body)
-                except _FilterError as exc:
+                except FilterError as exc:
                     return _result(500, error=str(exc))
         match = _SESSION_FEEDBACK.match(path)
         if match is not None and method == "POST":
@@ -648,7 +299,7 @@ class RestAPI:
             if not isinstance(value, (bool, int)):
                 return _result(
                     400,
-                    error=f"Score '{name}' is {_js_string(value)}: scores must be integers or "
+                    error=f"Score '{name}' is {js_string(value)}: scores must be integers or "
                     "booleans (scale floats yourself, e.g. x100)",
                 )
         if self._find(request_id) is None:
@@ -677,16 +328,16 @@ class RestAPI:
             return _result(500, error="Invalid offset or limit")
         if not 0 <= limit <= 1000 or offset < 0:
             return _result(500, error="invalid limit")
-        rows = [r for r in self._rows(bodies=False) if _matches(body["filter"], r)]
+        rows = [r for r in self._rows(bodies=False) if matches(body["filter"], r)]
         if body.get("isCached") is True:
             rows = [r for r in rows if r.data["cache_reference_id"] != DEFAULT_UUID]
-        rows = _sorted(rows, body.get("sort"))
+        rows = sorted_rows(rows, body.get("sort"))
         return _result(200, [r.data for r in rows[offset : offset + limit]])
 
     def _count(self, body: Any) -> list[Step]:
         if not isinstance(body, dict) or "filter" not in body:
             return _result(400, error="filter is required")
-        return _result(200, sum(1 for r in self._rows(bodies=False) if _matches(body["filter"], r)))
+        return _result(200, sum(1 for r in self._rows(bodies=False) if matches(body["filter"], r)))
 
     def _sessions(self, body: Any) -> list[Step]:
         if not isinstance(body, dict) or not isinstance(body.get("timeFilter"), dict):
@@ -697,10 +348,10 @@ class RestAPI:
         start = _number(window.get("startTimeUnixMs"), 0) / 1000
         end = _number(window.get("endTimeUnixMs"), math.inf) / 1000
         search = str(body.get("search") or "").lower()
-        groups: dict[str, list[_Row]] = {}
+        groups: dict[str, list[Row]] = {}
         for row in self._rows(bodies=False):
             session = row.data["properties"].get("Helicone-Session-Id")
-            if session and start <= row.created <= end and _matches(body.get("filter", "all"), row):
+            if session and start <= row.created <= end and matches(body.get("filter", "all"), row):
                 groups.setdefault(session, []).append(row)
         results = []
         for session, rows in groups.items():
@@ -746,10 +397,10 @@ class RestAPI:
             return _result(400, error="timeFilter must be an object")
         start = _number(window.get("startTimeUnixSeconds"), 0)
         end = _number(window.get("endTimeUnixSeconds"), math.inf)
-        groups: dict[str, list[_Row]] = {}
+        groups: dict[str, list[Row]] = {}
         for row in self._rows(bodies=False):
             user = row.data["request_user_id"]
-            if user and start <= row.created <= end and _matches(body.get("filter", "all"), row):
+            if user and start <= row.created <= end and matches(body.get("filter", "all"), row):
                 groups.setdefault(user, []).append(row)
         users = []
         for user, rows in groups.items():
@@ -788,10 +439,10 @@ class RestAPI:
             r for r in self._records if r.endpoint in _LLM_ENDPOINTS and r.helicone_id is not None
         ]
 
-    def _rows(self, *, bodies: bool) -> list[_Row]:
+    def _rows(self, *, bodies: bool) -> list[Row]:
         return [self._row(record, i, bodies=bodies) for i, record in enumerate(self._logged())]
 
-    def _row(self, record: RequestRecord, index: int, *, bodies: bool) -> _Row:
+    def _row(self, record: RequestRecord, index: int, *, bodies: bool) -> Row:
         request_id = record.helicone_id or ""
         usage = usage_of(record.response_events) or {}
         prompt = _count_of(usage.get("prompt_tokens"))
@@ -815,7 +466,7 @@ class RestAPI:
         properties.update(self.properties.get(request_id, {}))
         scores = dict(self.scores.get(request_id, {}))
         if request_id in self.feedback:
-            scores[_FEEDBACK] = int(self.feedback[request_id])
+            scores[FEEDBACK_SCORE] = int(self.feedback[request_id])
         reference = DEFAULT_UUID
         if cached:
             reference = str(uuid.uuid5(uuid.NAMESPACE_URL, f"aiohelicone-cache:{request_id}"))
@@ -850,7 +501,7 @@ class RestAPI:
             "request_body": record.json if bodies else _PLACEHOLDER,
             "response_body": _response_body(record.response_events) if bodies else _PLACEHOLDER,
         }
-        return _Row(data, created, index)
+        return Row(data, created, index)
 
 
 def _result(status: int, data: Any = None, *, error: str | None = None) -> list[Step]:
@@ -876,134 +527,3 @@ def _response_body(events: Sequence[bytes]) -> Any:
         return _event_json(events[0])
     chunks = [_event_json(e) for e in events]
     return [c for c in chunks if isinstance(c, dict)]
-
-
-# -- filters (packages/filters/filters.ts, request_response_rmt mapping) ---------------------
-
-
-def _matches(node: Any, row: _Row) -> bool:
-    if node == "all":
-        return True
-    if not isinstance(node, dict):
-        raise _FilterError(f"Invalid filter node: {json.dumps(node)[:100]}")
-    if "left" in node:
-        if node.get("operator") not in ("and", "or"):
-            raise _FilterError("Invalid filter: only OR is supported")
-        left = _matches(node["left"], row)
-        if node["operator"] == "and":
-            return left and _matches(node.get("right"), row)
-        return left or _matches(node.get("right"), row)
-    for table, condition in node.items():
-        if table != "request_response_rmt":
-            # Unwrapped leaves and tables the fake does not emulate: no rows.
-            return False
-        if not isinstance(condition, dict) or not _rmt_condition(condition, row):
-            return False
-    return True
-
-
-def _first(operators: Any) -> tuple[str, Any]:
-    if not isinstance(operators, dict) or not operators:
-        raise _FilterError(f"Invalid operator {json.dumps(operators)}")
-    return next(iter(operators.items()))
-
-
-def _rmt_condition(condition: dict[str, Any], row: _Row) -> bool:
-    data = row.data
-    for nested in ("properties", "scores"):
-        if condition.get(nested):
-            name, operators = next(iter(condition[nested].items()))
-            op, expected = _first(operators)
-            values: dict[str, Any] = data[nested]
-            if nested == "scores":
-                return name in values and _compare_number(values[name], op, expected)
-            return _compare_text(values.get(name, ""), op, expected)
-    if condition.get("cached"):
-        op, expected = _first(condition["cached"])
-        if op != "equals":
-            raise _FilterError("Cached filter only supports 'equals' operator")
-        cached: bool = data["cache_reference_id"] != DEFAULT_UUID
-        return cached == (expected is True)
-    if condition.get("cost"):
-        op, expected = _first(condition["cost"])
-        if isinstance(expected, bool) or not isinstance(expected, (int, float)):
-            raise _FilterError("cost filters take a number")
-        return _compare_number(round(data["cost"] * 1e9), op, math.floor(expected * 1e9))
-    column = next(iter(condition), None)
-    if column is None:
-        return True
-    op, expected = _first(condition[column])
-    if column in _TEXT_COLUMNS:
-        return _compare_text(data[_TEXT_COLUMNS[column]], op, expected)
-    if column in _NUMBER_COLUMNS:
-        return _compare_number(data[_NUMBER_COLUMNS[column]], op, expected)
-    if column in _BOOL_COLUMNS:
-        return op == "equals" and data.get(_BOOL_COLUMNS[column]) is bool(expected)
-    if column == _FEEDBACK:
-        return _FEEDBACK in data["scores"] and _compare_number(
-            data["scores"][_FEEDBACK], op, int(expected) if isinstance(expected, bool) else expected
-        )
-    if column in _TIME_COLUMNS:
-        when = _parse_time(expected)
-        if when is None:
-            raise _FilterError(f"Cannot parse {expected!r} as a DateTime")
-        offset = 0.0 if column == "request_created_at" else (data["delay_ms"] or 0) / 1000
-        return _compare_number(row.created + offset, op, when.timestamp())
-    return True  # an unknown column adds no condition at all (and so matches every row)
-
-
-def _compare_number(actual: Any, op: str, expected: Any) -> bool:
-    if actual is None:
-        return False
-    try:
-        value, target = float(actual), float(expected)
-    except (TypeError, ValueError):
-        return False
-    return {
-        "equals": value == target,
-        "not-equals": value != target,
-        "gte": value >= target,
-        "lte": value <= target,
-        "gt": value > target,
-        "lt": value < target,
-    }.get(op, False)
-
-
-def _compare_text(actual: Any, op: str, expected: Any) -> bool:
-    if actual is None:
-        return False
-    value, target = str(actual), str(expected)
-    if op == "equals":
-        return value == target
-    if op == "not-equals":
-        return value != target
-    if op in ("contains", "not-contains"):  # ILIKE '%target%'
-        return (target.lower() in value.lower()) == (op == "contains")
-    if op in ("like", "ilike"):
-        pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in target)
-        flags = re.IGNORECASE | re.DOTALL if op == "ilike" else re.DOTALL
-        return re.fullmatch(pattern, value, flags) is not None
-    return _compare_number(actual, op, expected)
-
-
-def _sorted(rows: list[_Row], sort: Any) -> list[_Row]:
-    column, direction = "created_at", "desc"
-    if isinstance(sort, dict) and sort:
-        column, direction = next(iter(sort.items()))
-    descending = direction == "desc"
-    if column == "created_at":
-        return sorted(rows, key=lambda r: (r.created, r.index), reverse=descending)
-    if column == "is_cached":
-        return sorted(
-            rows,
-            key=lambda r: (r.data["cache_reference_id"] != DEFAULT_UUID, r.index),
-            reverse=descending,
-        )
-    field = _REQUEST_SORTS.get(column)
-    if field is None:
-        return rows
-    return sorted(
-        rows,
-        key=lambda r: (r.data[field] is not None, r.data[field] or 0, r.index),
-        reverse=descending,
-    )

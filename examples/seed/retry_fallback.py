@@ -53,20 +53,10 @@ async def main(client: AsyncHelicone) -> ChatCompletion:
 
 
 if __name__ == "__main__":
-    import os
+    from _run import run  # examples/seed/_run.py: the real gateway, or else the fake
 
-    import anyio
+    from aiohelicone.testing import Fail, FakeGateway
 
-    from aiohelicone.testing import Fail, FakeGateway, serve_client
-
-    async def _run() -> None:
-        if os.environ.get("HELICONE_API_KEY"):  # the real gateway
-            async with AsyncHelicone() as client:
-                await main(client)
-            return
-        gateway = FakeGateway()
-        gateway.script("openai", [Fail(503)], repeat=True)  # OpenAI is down: fall back
-        async with serve_client(gateway, max_retries=0) as fake:
-            await main(fake.client)
-
-    anyio.run(_run)
+    gateway = FakeGateway()
+    gateway.script("openai", [Fail(503)], repeat=True)  # OpenAI is down: fall back
+    run(main, gateway=gateway, max_retries=0)

@@ -34,18 +34,6 @@ async def main(client: AsyncHelicone) -> ChatCompletion:
 
 
 if __name__ == "__main__":
-    import os
+    from _run import run  # examples/seed/_run.py: the real gateway, or else the fake
 
-    import anyio
-
-    from aiohelicone.testing import serve_client
-
-    async def _run() -> None:
-        if os.environ.get("HELICONE_API_KEY"):  # the real gateway
-            async with AsyncHelicone() as client:
-                await main(client)
-        else:  # serve(FakeGateway()) on loopback, and a client pointed at it
-            async with serve_client() as fake:
-                await main(fake.client)
-
-    anyio.run(_run)
+    run(main)

@@ -33,19 +33,12 @@ async def main(client: AsyncHelicone) -> Completion:
 if __name__ == "__main__":
     import os
 
-    import anyio
+    from _run import run  # examples/seed/_run.py: the real gateway, or else the fake
 
-    from aiohelicone.testing import serve_client
+    def legacy_proxy() -> AsyncHelicone:
+        """The legacy proxy: the Helicone key as Helicone-Auth, and your OpenAI key."""
+        return AsyncHelicone(
+            base_url="https://oai.helicone.ai/v1", provider_api_key=os.environ["OPENAI_API_KEY"]
+        )
 
-    async def _run() -> None:
-        if os.environ.get("HELICONE_API_KEY"):  # the legacy proxy: Helicone-Auth + OpenAI key
-            async with AsyncHelicone(
-                base_url="https://oai.helicone.ai/v1",
-                provider_api_key=os.environ["OPENAI_API_KEY"],
-            ) as client:
-                await main(client)
-        else:  # serve(FakeGateway()) on loopback, and a client pointed at it
-            async with serve_client() as fake:
-                await main(fake.client)
-
-    anyio.run(_run)
+    run(main, real=legacy_proxy)

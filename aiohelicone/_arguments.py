@@ -1,0 +1,178 @@
+"""Checks of the gateway resources' arguments, and the JSON body fields they become (no I/O).
+
+Every check raises :class:`InvalidInputError` naming the argument, before anything is sent.
+OpenAI's parameters are sent only when given, so each helper leaves ``None`` out of the body.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._exceptions import InvalidInputError
+from ._modelstring import ModelChain, ModelTarget, parse_model
+
+__all__ = [
+    "add_prompt_fields",
+    "add_sampling",
+    "finite",
+    "integer",
+    "message_list",
+    "model_chain",
+    "set_if_given",
+]
+
+
+def model_chain(value: object) -> ModelChain:
+    """``model=`` as a :class:`ModelChain` (a string, a chain, or a list of targets)."""
+    if isinstance(value, str):
+        # stacklevel 4: parse_model <- model_chain <- create <- the caller's code.
+        return parse_model(value, stacklevel=4)
+    if value is None:
+        raise InvalidInputError("model", "is required (unless prompt_id supplies it)")
+    if isinstance(value, ModelChain):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, bytes):
+        # An explicit list of targets (and "!provider" exclusions), one spec per item.
+        parts: list[str] = []
+        for i, item in enumerate(value):
+            if isinstance(item, ModelTarget):
+                parts.append(str(item))
+            elif isinstance(item, str) and item.strip() and "," not in item:
+                parts.append(item)
+            else:
+                raise InvalidInputError(
+                    f"model[{i}]", "must be one model spec (a str without ',') or a ModelTarget"
+                )
+        if not parts:
+            raise InvalidInputError("model", "the list of targets is empty")
+        return parse_model(",".join(parts), stacklevel=4)
+    raise InvalidInputError(
+        "model", f"must be a str, a ModelChain or a list of targets, got {type(value).__name__}"
+    )
+
+
+def finite(field: str, value: object, low: float | None = None, high: float | None = None) -> float:
+    """``value`` if it is a finite number within ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError(field, f"must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise InvalidInputError(field, f"must be a finite number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InvalidInputError(field, f"must be between {low} and {high}, got {value!r}")
+    return value
+
+
+def integer(field: str, value: object, low: int = 0) -> int:
+    """``value`` if it is an int (not a bool) of at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(field, f"must be an int, got {type(value).__name__}")
+    if value < low:
+        raise InvalidInputError(field, f"must be >= {low}, got {value}")
+    return value
+
+
+def message_list(value: object, *, allow_empty: bool = False) -> list[Any]:
+    """``messages=`` as a list of mappings, each with a ``role``."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+        raise InvalidInputError(
+            "messages", f"must be a list of message mappings, got {type(value).__name__}"
+        )
+    if not value and not allow_empty:
+        raise InvalidInputError("messages", "must not be empty")
+    for i, message in enumerate(value):
+        if not isinstance(message, Mapping):
+            raise InvalidInputError(
+                f"messages[{i}]", f"must be a mapping, got {type(message).__name__}"
+            )
+        role = message.get("role")
+        if not isinstance(role, str) or not role:
+            raise InvalidInputError(f"messages[{i}].role", "is missing or not a string")
+    return list(value)
+
+
+def add_prompt_fields(
+    body: dict[str, Any],
+    *,
+    prompt_id: str | None,
+    version_id: str | None,
+    environment: str | None,
+    inputs: Mapping[str, Any] | None,
+) -> None:
+    """Add Helicone prompt fields (body fields, not headers: ../shared/helicone-api.md §3.1)."""
+    for name, value in (
+        ("prompt_id", prompt_id),
+        ("version_id", version_id),
+        ("environment", environment),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise InvalidInputError(name, "must be a non-empty str")
+        body[name] = value
+    if (version_id is not None or environment is not None or inputs is not None) and (
+        prompt_id is None
+    ):
+        raise InvalidInputError("prompt_id", "is required with version_id, environment or inputs")
+    if inputs is not None:
+        if not isinstance(inputs, Mapping) or not all(isinstance(k, str) for k in inputs):
+            raise InvalidInputError("inputs", "must be a mapping with str keys")
+        body["inputs"] = dict(inputs)
+
+
+def _stop(value: object) -> object:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence) and all(isinstance(s, str) for s in value):
+        return list(value)
+    raise InvalidInputError("stop", "must be a str or a list of str")
+
+
+def set_if_given(body: dict[str, Any], name: str, value: object) -> None:
+    """``body[name] = value`` unless ``value`` is None."""
+    if value is not None:
+        body[name] = value
+
+
+def add_sampling(
+    body: dict[str, Any],
+    *,
+    temperature: float | None,
+    top_p: float | None,
+    frequency_penalty: float | None,
+    presence_penalty: float | None,
+    max_tokens: int | None,
+    n: int | None,
+    seed: int | None,
+    stop: str | Sequence[str] | None,
+    logprobs: Any,
+    user: str | None,
+    stream_options: Mapping[str, Any] | None,
+) -> None:
+    """Add the sampling parameters chat and text completions share, each checked."""
+    if temperature is not None:
+        body["temperature"] = finite("temperature", temperature, 0.0, 2.0)
+    if top_p is not None:
+        body["top_p"] = finite("top_p", top_p, 0.0, 1.0)
+    if frequency_penalty is not None:
+        body["frequency_penalty"] = finite("frequency_penalty", frequency_penalty, -2.0, 2.0)
+    if presence_penalty is not None:
+        body["presence_penalty"] = finite("presence_penalty", presence_penalty, -2.0, 2.0)
+    if max_tokens is not None:
+        body["max_tokens"] = integer("max_tokens", max_tokens, 1)
+    if n is not None:
+        body["n"] = integer("n", n, 1)
+    if seed is not None:
+        body["seed"] = integer("seed", seed, -(2**63))
+    if stop is not None:
+        body["stop"] = _stop(stop)
+    set_if_given(body, "logprobs", logprobs)
+    if user is not None:
+        if not isinstance(user, str):
+            raise InvalidInputError("user", f"must be a str, got {type(user).__name__}")
+        body["user"] = user
+    if stream_options is not None:
+        if not isinstance(stream_options, Mapping):
+            raise InvalidInputError("stream_options", "must be a mapping")
+        body["stream_options"] = dict(stream_options)

@@ -1,0 +1,601 @@
+"""The gateway resources of :class:`AsyncHelicone`: ``chat.completions``, ``completions``,
+``embeddings`` and ``models``.
+
+Each ``create`` checks its arguments and builds the JSON body (with ``_arguments.py``;
+nothing is sent when an argument is wrong), then hands the body to the client's send path
+(``_client.py``): one request, a stream, or a client-side fallback chain (``_fallback.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+
+from ._arguments import (
+    add_prompt_fields,
+    add_sampling,
+    integer,
+    message_list,
+    model_chain,
+    set_if_given,
+)
+from ._exceptions import InvalidInputError
+from ._models import ChatCompletion, Completion, CreateEmbeddingResponse, ModelList
+from ._modelstring import ModelChain, ModelTarget
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ._client import AsyncHelicone
+    from ._fallback import ChainPlan, FallbackMode, FallbackPolicy
+    from ._helicone import HeliconeOptions
+    from ._streaming import ChatCompletionStream, CompletionStream, StreamTimeouts
+
+__all__ = ["Chat", "ChatCompletions", "Completions", "Embeddings", "ModelArg", "Models"]
+
+#: What ``model=`` accepts: a model string (maybe a comma-separated chain), a parsed
+#: :class:`ModelChain`, or an explicit list of targets (specs or :class:`ModelTarget`).
+ModelArg: TypeAlias = str | ModelChain | Sequence[str | ModelTarget]
+
+
+class _Resource:
+    __slots__ = ("_client",)
+
+    def __init__(self, client: AsyncHelicone) -> None:
+        self._client = client
+
+    def _route(
+        self, chain: ModelChain, fallback: object, deadline: float | None
+    ) -> tuple[ChainPlan | None, str]:
+        """The client-side chain to run (None: one request) and the body's ``model``."""
+        plan = self._client._fallback_plan(chain, fallback, deadline)
+        return plan, str(chain) if plan is None else plan.first_wire
+
+    async def _post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        plan: ChainPlan | None,
+        answer: type[Any],
+        stream_kind: str | None,
+        *,
+        helicone: HeliconeOptions | None,
+        metadata: Mapping[str, Any] | None,
+        extra_headers: Mapping[str, str] | None,
+        extra_query: Mapping[str, Any] | None,
+        extra_body: Mapping[str, Any] | None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None,
+        max_retries: int | None,
+        stream_timeouts: StreamTimeouts | None = None,
+    ) -> Any:
+        """Send a built body: one request, a stream (``stream_kind``), or ``plan``'s chain."""
+        client = self._client
+        call = client._prepare(
+            "POST",
+            path,
+            body,
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+        )
+        if plan is not None:
+            return await client._run_chain(
+                plan,
+                body,
+                call,
+                stream_kind or answer,
+                helicone=helicone,
+                metadata=metadata,
+                extra_headers=extra_headers,
+            )
+        if stream_kind is not None:
+            return await client._stream(call, stream_kind)
+        return await client._request(answer, call)
+
+
+class ChatCompletions(_Resource):
+    """``client.chat.completions``: the Chat Completions API."""
+
+    __slots__ = ()
+
+    @overload
+    async def create(
+        self,
+        *,
+        messages: Sequence[Mapping[str, Any]],
+        model: ModelArg | None = None,
+        stream: Literal[False] = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        prompt_id: str | None = None,
+        version_id: str | None = None,
+        environment: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        messages: Sequence[Mapping[str, Any]],
+        model: ModelArg | None = None,
+        stream: Literal[True],
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        prompt_id: str | None = None,
+        version_id: str | None = None,
+        environment: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
+    ) -> ChatCompletionStream: ...
+
+    async def create(
+        self,
+        *,
+        messages: Sequence[Mapping[str, Any]],
+        model: ModelArg | None = None,
+        stream: bool = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        prompt_id: str | None = None,
+        version_id: str | None = None,
+        environment: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
+    ) -> ChatCompletion | ChatCompletionStream:
+        """Create a chat completion (``POST /chat/completions``).
+
+        Args:
+            messages: the conversation: a list of mappings, each with a ``role``.
+            model: a model string: ``gpt-4o-mini``, ``gpt-4o-mini/openai``, a comma-separated
+                chain, ``!provider`` exclusions; LiteLLM's ``helicone/`` prefix is stripped.
+                Also a :class:`ModelChain`, or an explicit list of targets (specs or
+                :class:`ModelTarget`). Optional when ``prompt_id`` names a stored prompt.
+            stream: return an :class:`AsyncStream` of chunks instead of a completion.
+            temperature, top_p, max_tokens, max_completion_tokens, frequency_penalty,
+            presence_penalty, stop, n, seed, tools, tool_choice, parallel_tool_calls,
+            response_format, logprobs, top_logprobs, stream_options, user: OpenAI parameters,
+                sent only when given.
+            prompt_id, version_id, environment, inputs: a Helicone prompt (2025 prompts) to
+                expand in the gateway; ``environment`` wins over ``version_id`` there, and
+                ``inputs`` fills its ``{{hc:name:type}}`` variables.
+            metadata: Helicone header names (LiteLLM style) become headers; other keys stay
+                in the body's ``metadata``.
+            helicone: per-call :class:`HeliconeOptions`, merged over the client's.
+            extra_headers, extra_query, extra_body: added to the request as they are.
+            timeout: per-call timeout (seconds, ``httpx2.Timeout`` or None).
+            max_retries: per-call retry count (each target of a chain gets it).
+            stream_timeouts: per-call :class:`StreamTimeouts` for ``stream=True``.
+            fallback: per-call override of the client's ``fallback`` (``"client"``,
+                ``"gateway"`` or a :class:`FallbackPolicy`); matters only for a model
+                chain. Client-side, the answer's ``.helicone.attempts`` lists every
+                attempt, and a stream fails over only before its first content
+                (afterwards: :class:`StreamInterruptedError`).
+            fallback_deadline: seconds for the whole client-side chain.
+
+        Returns:
+            A :class:`ChatCompletion` (with ``.helicone`` metadata), or an ``AsyncStream``.
+
+        Raises:
+            InvalidInputError: an argument is wrong (nothing was sent).
+            APIStatusError: the gateway answered with an error (a subclass per status).
+            APIConnectionError: the gateway could not be reached (``APITimeoutError`` on
+                timeouts).
+            APIResponseValidationError: the answer was not a chat completion.
+            FallbackExhaustedError: every target of a client-side chain failed (or its
+                deadline ran out). A target whose error stops the chain raises that
+                error, with ``.helicone.attempts`` set.
+        """
+        body: dict[str, Any] = {}
+        plan = None
+        if model is not None or prompt_id is None:
+            plan, body["model"] = self._route(model_chain(model), fallback, fallback_deadline)
+        body["messages"] = message_list(messages, allow_empty=prompt_id is not None)
+        add_prompt_fields(
+            body, prompt_id=prompt_id, version_id=version_id, environment=environment, inputs=inputs
+        )
+        if stream:
+            body["stream"] = True
+        add_sampling(
+            body,
+            temperature=temperature,
+            top_p=top_p,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            max_tokens=max_tokens,
+            n=n,
+            seed=seed,
+            stop=stop,
+            logprobs=logprobs,
+            user=user,
+            stream_options=stream_options,
+        )
+        if max_completion_tokens is not None:
+            body["max_completion_tokens"] = integer(
+                "max_completion_tokens", max_completion_tokens, 1
+            )
+        if top_logprobs is not None:
+            body["top_logprobs"] = integer("top_logprobs", top_logprobs, 0)
+        if tools is not None:
+            body["tools"] = [dict(t) for t in tools]
+        set_if_given(body, "tool_choice", tool_choice)
+        set_if_given(body, "parallel_tool_calls", parallel_tool_calls)
+        set_if_given(body, "response_format", response_format)
+        result: ChatCompletion | ChatCompletionStream = await self._post(
+            "chat/completions",
+            body,
+            plan,
+            ChatCompletion,
+            "chat" if stream else None,
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+        )
+        return result
+
+
+class Chat(_Resource):
+    """``client.chat``."""
+
+    __slots__ = ("completions",)
+
+    def __init__(self, client: AsyncHelicone) -> None:
+        super().__init__(client)
+        self.completions = ChatCompletions(client)
+
+
+class Completions(_Resource):
+    """``client.completions``: the legacy text Completions API (``prompt`` in, text out)."""
+
+    __slots__ = ()
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: ModelArg,
+        prompt: str | Sequence[str],
+        stream: Literal[False] = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        logprobs: int | None = None,
+        echo: bool | None = None,
+        suffix: str | None = None,
+        best_of: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
+    ) -> Completion: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: ModelArg,
+        prompt: str | Sequence[str],
+        stream: Literal[True],
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        logprobs: int | None = None,
+        echo: bool | None = None,
+        suffix: str | None = None,
+        best_of: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
+    ) -> CompletionStream: ...
+
+    async def create(
+        self,
+        *,
+        model: ModelArg,
+        prompt: str | Sequence[str],
+        stream: bool = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        logprobs: int | None = None,
+        echo: bool | None = None,
+        suffix: str | None = None,
+        best_of: int | None = None,
+        stream_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        helicone: HeliconeOptions | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
+    ) -> Completion | CompletionStream:
+        """Create a text completion (``POST /completions``).
+
+        The cloud AI gateway does not serve this endpoint (the legacy proxies do, with
+        ``provider_api_key``); a refusal comes back as a typed :class:`APIStatusError`.
+
+        Args:
+            model: a model string (see :meth:`ChatCompletions.create`).
+            prompt: the text (or texts) to continue.
+            stream: return an ``AsyncStream`` of :class:`Completion` chunks.
+            temperature, top_p, max_tokens, frequency_penalty, presence_penalty, stop, n,
+            seed, logprobs, echo, suffix, best_of, stream_options, user: OpenAI parameters,
+                sent only when given.
+            metadata, helicone, extra_headers, extra_query, extra_body, timeout, max_retries,
+            stream_timeouts, fallback, fallback_deadline: as for chat completions.
+
+        Returns:
+            A :class:`Completion` (with ``.helicone``), or an ``AsyncStream``.
+
+        Raises:
+            InvalidInputError, APIStatusError, APIConnectionError,
+            APIResponseValidationError: as for chat completions.
+        """
+        if isinstance(prompt, str):
+            prompt_value: object = prompt
+        elif isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt):
+            if not prompt:
+                raise InvalidInputError("prompt", "must not be empty")
+            prompt_value = list(prompt)
+        else:
+            raise InvalidInputError("prompt", "must be a str or a list of str")
+        plan, wire = self._route(model_chain(model), fallback, fallback_deadline)
+        body: dict[str, Any] = {"model": wire, "prompt": prompt_value}
+        if stream:
+            body["stream"] = True
+        add_sampling(
+            body,
+            temperature=temperature,
+            top_p=top_p,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            max_tokens=max_tokens,
+            n=n,
+            seed=seed,
+            stop=stop,
+            logprobs=None if logprobs is None else integer("logprobs", logprobs, 0),
+            user=user,
+            stream_options=stream_options,
+        )
+        set_if_given(body, "echo", echo)
+        set_if_given(body, "suffix", suffix)
+        if best_of is not None:
+            body["best_of"] = integer("best_of", best_of, 1)
+        result: Completion | CompletionStream = await self._post(
+            "completions",
+            body,
+            plan,
+            Completion,
+            "completion" if stream else None,
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+        )
+        return result
+
+
+class Embeddings(_Resource):
+    """``client.embeddings``: the Embeddings API."""
+
+    __slots__ = ()
+
+    async def create(
+        self,
+        *,
+        model: ModelArg,
+        input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        dimensions: int | None = None,
+        encoding_format: Literal["float", "base64"] | None = None,
+        user: str | None = None,
+        helicone: HeliconeOptions | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+        fallback: FallbackMode | FallbackPolicy | None = None,
+        fallback_deadline: float | None = None,
+    ) -> CreateEmbeddingResponse:
+        """Create embeddings (``POST /embeddings``).
+
+        The cloud AI gateway does not serve this endpoint (the legacy ``oai.helicone.ai``
+        proxy does, with ``provider_api_key``); a refusal is a typed :class:`APIStatusError`.
+
+        Args:
+            model: the embedding model (or a chain of them, see
+                :meth:`ChatCompletions.create`).
+            input: a text, a list of texts, or token arrays.
+            dimensions: the vector size, for models that support it.
+            encoding_format: ``float`` or ``base64`` (base64 answers are decoded to floats).
+            user, helicone, metadata, extra_headers, extra_query, extra_body, timeout,
+            max_retries, fallback, fallback_deadline: as for chat completions.
+
+        Returns:
+            A :class:`CreateEmbeddingResponse` (with ``.helicone``).
+
+        Raises:
+            InvalidInputError, APIStatusError, APIConnectionError,
+            APIResponseValidationError: as for chat completions.
+        """
+        if isinstance(input, str):
+            input_value: object = input
+        elif isinstance(input, Sequence) and not isinstance(input, bytes) and input:
+            input_value = list(input)
+        else:
+            raise InvalidInputError("input", "must be a str or a non-empty list")
+        plan, wire = self._route(model_chain(model), fallback, fallback_deadline)
+        body: dict[str, Any] = {"model": wire, "input": input_value}
+        if dimensions is not None:
+            body["dimensions"] = integer("dimensions", dimensions, 1)
+        if encoding_format is not None:
+            if encoding_format not in ("float", "base64"):
+                raise InvalidInputError("encoding_format", "must be 'float' or 'base64'")
+            body["encoding_format"] = encoding_format
+        if user is not None:
+            body["user"] = user
+        result: CreateEmbeddingResponse = await self._post(
+            "embeddings",
+            body,
+            plan,
+            CreateEmbeddingResponse,
+            None,
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        return result
+
+
+class Models(_Resource):
+    """``client.models``: the gateway's model list."""
+
+    __slots__ = ()
+
+    async def list(
+        self,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+    ) -> ModelList:
+        """List the models the gateway routes automatically (``GET /models``).
+
+        Returns:
+            A :class:`ModelList`.
+
+        Raises:
+            APIStatusError, APIConnectionError, APIResponseValidationError.
+        """
+        call = self._client._prepare(
+            "GET", "models", None, extra_headers=extra_headers, timeout=timeout
+        )
+        return await self._client._request(ModelList, call)
