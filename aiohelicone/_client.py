@@ -28,17 +28,6 @@ from ._exceptions import (
     InvalidInputError,
     make_status_error,
 )
-from ._fallback import (
-    Attempt,
-    ChainPlan,
-    FallbackMode,
-    FallbackPolicy,
-    TargetHealth,
-    request_chain,
-    request_id_fixed,
-    resolve_policy,
-    stream_chain,
-)
 from ._helicone import HeliconeOptions, resolve_helicone
 from ._metadata import HeliconeMetadata
 from ._modelstring import ModelChain
@@ -51,6 +40,7 @@ from ._transport import RawResponse, Transport, default_timeout, make_timeout
 if TYPE_CHECKING:
     import httpx2
 
+    from ._fallback import Attempt, ChainPlan, FallbackMode, FallbackPolicy, TargetHealth
     from ._rest import Requests, RestConnection, Sessions, Users
     from ._transport import StreamingResponse
 
@@ -191,11 +181,19 @@ class AsyncHelicone:
         if stream_timeouts is not None and not isinstance(stream_timeouts, StreamTimeouts):
             raise TypeError("stream_timeouts must be a StreamTimeouts")
         self._stream_defaults = stream_timeouts or StreamTimeouts()
-        self._fallback = resolve_policy(FallbackPolicy(), fallback, fallback_deadline)
+        # The fallback machinery (_fallback.py) loads when a chain first runs; until then the
+        # default policy is just its mode.
+        self._fallback_policy: FallbackPolicy | None = None
+        self._fallback_mode: str = "client"
+        if fallback != "client" or fallback_deadline is not None:
+            from ._fallback import FallbackPolicy, resolve_policy
+
+            self._fallback_policy = resolve_policy(FallbackPolicy(), fallback, fallback_deadline)
+            self._fallback_mode = self._fallback_policy.mode
         if on_attempt is not None and not callable(on_attempt):
             raise TypeError("on_attempt must be a callable taking an Attempt")
         self._on_attempt = on_attempt
-        self._target_health = TargetHealth()
+        self._health: TargetHealth | None = None
         self._legacy_auth = provider_api_key is not None
         if provider_api_key is not None:
             auth = {
@@ -440,14 +438,34 @@ class AsyncHelicone:
         self, chain: ModelChain, fallback: object, deadline: float | None
     ) -> ChainPlan | None:
         """The client-side chain to run, or None to send ``str(chain)`` as one request."""
-        if fallback is None and deadline is None:
-            if len(chain.targets) == 1 or self._fallback.mode == "gateway":
-                return None  # the fast path: nothing is built
-            return ChainPlan(chain, self._fallback)
-        policy = resolve_policy(self._fallback, fallback, deadline)
+        if (fallback is None and deadline is None) and (
+            len(chain.targets) == 1 or self._fallback_mode == "gateway"
+        ):
+            return None  # the fast path: nothing is built or imported
+        from ._fallback import ChainPlan, resolve_policy
+
+        policy = resolve_policy(self._default_fallback(), fallback, deadline)
         if len(chain.targets) == 1 or policy.mode == "gateway":
             return None
         return ChainPlan(chain, policy)
+
+    def _default_fallback(self) -> FallbackPolicy:
+        policy = self._fallback_policy
+        if policy is None:
+            from ._fallback import FallbackPolicy
+
+            policy = self._fallback_policy = FallbackPolicy()
+        return policy
+
+    @property
+    def _target_health(self) -> TargetHealth:
+        """Per-client failure counts for the fallback cool-down (built on first use)."""
+        health = self._health
+        if health is None:
+            from ._fallback import TargetHealth
+
+            health = self._health = TargetHealth()
+        return health
 
     async def _run_chain(
         self,
@@ -466,6 +484,8 @@ class AsyncHelicone:
             if isinstance(result, str):
                 return await self._stream(call, result)
             return await self._request(result, call)
+
+        from ._fallback import request_chain, request_id_fixed, stream_chain
 
         def fixed() -> bool:
             return request_id_fixed(self._options, helicone, metadata, extra_headers)

@@ -29,7 +29,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import anyio
 import attrs
 
 from ._exceptions import APIStatusError, ErrorDetail
@@ -150,4 +149,6 @@ def waits_disabled() -> Iterator[None]:
 
 async def sleep(seconds: float) -> None:
     """Wait between tries, unless waits are switched off (still a checkpoint)."""
+    import anyio  # imported on first use: `import aiohelicone` does not pay for anyio
+
     await anyio.sleep(seconds if _waits_enabled else 0)

@@ -26,7 +26,6 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import anyio
 import attrs
 
 from ._accumulate import (
@@ -277,11 +276,15 @@ class AsyncStream(Generic[T]):
         if self._deadline is not None:
             deadline = self._deadline if deadline is None else min(deadline, self._deadline)
         try:
-            if deadline is None:
+            if deadline is None:  # the per-chunk path: no cancel scope, no clock
                 return await response.next_chunk()
+            import anyio
+
             with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
                 return await response.next_chunk()
         except TimeoutError as exc:
+            import anyio
+
             if self._deadline is not None and anyio.current_time() >= self._deadline:
                 raise StreamDeadlineError(
                     "The stream ran past its total deadline.", request_id=self.request_id
@@ -351,6 +354,8 @@ class AsyncStream(Generic[T]):
         )
 
     async def _drain(self) -> None:
+        import anyio
+
         response, self._response = self._response, None
         if response is None:
             return
@@ -519,12 +524,16 @@ class _TextDeltas:
 
 
 async def _close_response(response: StreamingResponse) -> None:
+    import anyio
+
     with anyio.CancelScope(shield=True):
         await response.aclose()
 
 
 async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStream[Any]:
     """Send a streaming request (with retries before the first byte) and wrap the answer."""
+    import anyio
+
     started = anyio.current_time()
     timeouts = client._stream_timeouts(call)
     budgets = [b for b in (timeouts.first_event, timeouts.total) if b is not None]

@@ -11,7 +11,7 @@ Everything that touches httpx2 lives here, so that:
 from __future__ import annotations
 
 import contextlib
-import platform
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -44,7 +44,7 @@ DEFAULT_POOL_TIMEOUT = 30.0
 #: A timeout argument: seconds for every phase, an ``httpx2.Timeout``, or None for none.
 TimeoutArg = "float | httpx2.Timeout | None"
 
-_USER_AGENT = f"aiohelicone/{__version__} python/{platform.python_version()}"
+_USER_AGENT = "aiohelicone/{} python/{}.{}.{}".format(__version__, *sys.version_info[:3])
 
 
 class Outgoing(Protocol):
