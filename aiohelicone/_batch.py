@@ -66,6 +66,16 @@ Endpoint: TypeAlias = Literal["chat.completions", "completions", "embeddings"]
 
 _ENDPOINTS: frozenset[str] = frozenset({"chat.completions", "completions", "embeddings"})
 _ENDPOINT_HELP = "/v1/chat/completions, /v1/completions or /v1/embeddings"
+# The usual spellings, looked up before any parsing (this runs for every request).
+_ENDPOINT_SPELLINGS: dict[str, Endpoint] = {
+    spelling: cast("Endpoint", name)
+    for name, path in (
+        ("chat.completions", "chat/completions"),
+        ("completions", "completions"),
+        ("embeddings", "embeddings"),
+    )
+    for spelling in (name, path, f"/{path}", f"v1/{path}", f"/v1/{path}")
+}
 
 # Arguments of the resources' create() that are not fields of the request body.
 _NOT_BODY = frozenset(
@@ -102,6 +112,9 @@ def normalize_endpoint(value: object) -> Endpoint:
     Raises:
         InvalidInputError: any other value.
     """
+    known = _ENDPOINT_SPELLINGS.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
     if not isinstance(value, str):
         raise InvalidInputError("endpoint", f"must be a str, got {type(value).__name__}")
     key = value.strip().strip("/")
@@ -373,6 +386,13 @@ class _Governor:
         self._pace_next = -math.inf
         self._decreased_until = -math.inf
         self._consecutive_429 = 0
+
+    @property
+    def unlimited(self) -> bool:
+        """Whether no budget, pause or pacing was ever set (sends need no clock)."""
+        return not (
+            self._request_step or self._token_step or self._pace_step or self.resume_at > -math.inf
+        )
 
     @property
     def counts_tokens(self) -> bool:
@@ -738,6 +758,9 @@ class BatchRun:
 
     async def _acquire(self, tokens: int) -> None:
         governor = self._governor
+        if governor.unlimited and governor.in_flight < governor.allowed:
+            governor.in_flight += 1
+            return
         while True:
             while governor.in_flight >= governor.allowed:
                 if self._slot_freed is None:

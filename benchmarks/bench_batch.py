@@ -13,11 +13,14 @@ reports wall time, throughput, client CPU and peak RSS (``ru_maxrss``, imports i
 Drivers:
 
 - ``raw-gather``: the baseline of the issue: what people write today. One httpx2
-  ``AsyncClient``, one task per request started up front, a semaphore of ``concurrency``
-  around ``await client.post(...)`` + ``json.loads`` (anyio's task group + ``Semaphore``,
-  i.e. ``asyncio.gather`` + ``asyncio.Semaphore`` on both backends).
+  ``AsyncClient``; ``asyncio.gather`` of one coroutine per request, each holding an
+  ``asyncio.Semaphore(concurrency)`` around ``await client.post(...)`` + ``json.loads``
+  (on trio, which has no gather: a nursery of one task per request and a semaphore).
 - ``raw-pool``: the same raw calls from a fixed pool of ``concurrency`` worker tasks (the
   harness of ``drivers.py``): the cheapest hand-written loop, shown for reference.
+- ``client-pool``: aiohelicone's client (``client.chat.completions.create``) from the same
+  fixed pool of workers: what the client costs, so that ``run_batch - client-pool`` is what
+  the batch machinery costs (shown for reference).
 - ``run_batch``: ``aiohelicone.run_batch(client, requests, concurrency=N)`` over a lazy
   generator of OpenAI Batch input lines, through the typed client (``max_retries=0``); every
   result is checked to be a success.
@@ -49,7 +52,7 @@ from _affinity import pin_to_cpu  # noqa: E402
 API_KEY = "sk-helicone-bench"
 MODEL = "gpt-4o-mini"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
-DRIVERS = ("raw-gather", "raw-pool", "run_batch")
+DRIVERS = ("raw-gather", "raw-pool", "client-pool", "run_batch")
 BASELINE = "raw-gather"
 MIN_RATE_RATIO = 0.9
 MAX_MEMORY_RATIO = 1.2
@@ -86,12 +89,23 @@ async def _raw(args: argparse.Namespace, *, pool: bool) -> dict[str, float]:
             return json.loads(r.content)
 
         async def gather(count: int) -> int:
+            if args.backend == "asyncio":
+                import asyncio
+
+                semaphore = asyncio.Semaphore(n)
+
+                async def limited() -> object:
+                    async with semaphore:
+                        return await one()
+
+                return len(await asyncio.gather(*(limited() for _ in range(count))))
+            # trio has no gather: a nursery of tasks and a semaphore is the same thing.
             done = 0
-            semaphore = anyio.Semaphore(n)
+            limiter = anyio.Semaphore(n)
 
             async def task() -> None:
                 nonlocal done
-                async with semaphore:
+                async with limiter:
                     await one()
                 done += 1
 
@@ -122,6 +136,7 @@ async def _raw(args: argparse.Namespace, *, pool: bool) -> dict[str, float]:
 
 
 async def _batch(args: argparse.Namespace) -> dict[str, float]:
+    import anyio
     import httpx2
 
     from aiohelicone import AsyncHelicone, run_batch
@@ -130,6 +145,24 @@ async def _batch(args: argparse.Namespace) -> dict[str, float]:
     limits = httpx2.Limits(max_connections=n, max_keepalive_connections=n)
     base_url = f"http://127.0.0.1:{args.port}/v1"
     async with AsyncHelicone(api_key=API_KEY, base_url=base_url, max_retries=0, limits=limits) as c:
+        create = c.chat.completions.create
+        messages = BODY["messages"]
+
+        async def pool(count: int) -> int:
+            remaining = count
+            done = 0
+
+            async def worker() -> None:
+                nonlocal remaining, done
+                while remaining > 0:
+                    remaining -= 1
+                    await create(model=MODEL, messages=messages)
+                    done += 1
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(min(n, count)):
+                    tg.start_soon(worker)
+            return done
 
         async def run(count: int) -> int:
             done = 0
@@ -140,8 +173,9 @@ async def _batch(args: argparse.Namespace) -> dict[str, float]:
                     done += 1
             return done
 
-        await run(n)
-        return await _timed(run, args.count)
+        chosen = pool if args.child == "client-pool" else run
+        await chosen(n)
+        return await _timed(chosen, args.count)
 
 
 async def _timed(run: Any, count: int) -> dict[str, float]:
@@ -166,7 +200,7 @@ def child(args: argparse.Namespace) -> None:
         pin_to_cpu(0)
     import anyio
 
-    if args.child == "run_batch":
+    if args.child in ("run_batch", "client-pool"):
         result = anyio.run(_batch, args, backend=args.backend)
     else:
         result = anyio.run(lambda: _raw(args, pool=args.child == "raw-pool"), backend=args.backend)
