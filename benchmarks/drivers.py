@@ -126,6 +126,32 @@ class AioHelicone:
         await self._client.aclose()
 
 
+class AioHeliconeChain(AioHelicone):
+    """aiohelicone with a two-target fallback chain whose first target answers.
+
+    The server ignores the model, so every call succeeds on the first target: the difference
+    to the ``aiohelicone`` row is what the client-side fallback executor costs on success.
+    """
+
+    CHAIN = "gpt-4o-mini/openai,claude-3.5-haiku/anthropic"
+
+    async def chat(self) -> object:
+        return await self._create(model=self.CHAIN, messages=MESSAGES)
+
+    async def stream(self, chunks: int) -> int:
+        stream = await self._create(
+            model=self.CHAIN,
+            messages=MESSAGES,
+            stream=True,
+            extra_headers={"x-bench-chunks": str(chunks)},
+        )
+        n = 0
+        async with stream:
+            async for _chunk in stream:
+                n += 1
+        return n
+
+
 class OpenAIPython:
     """openai-python's ``AsyncOpenAI`` (optional comparison; asyncio only)."""
 
@@ -197,6 +223,7 @@ class AioHeliconeBatch(AioHelicone):
 DRIVERS: dict[str, Callable[[str, int], Driver]] = {
     "httpx2": RawHttpx2,
     "aiohelicone": AioHelicone,
+    "aiohelicone-chain": AioHeliconeChain,
     "aiohelicone-batch": AioHeliconeBatch,
     "openai": OpenAIPython,
 }

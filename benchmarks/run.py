@@ -35,7 +35,7 @@ from _affinity import pin_to_cpu
 
 HERE = Path(__file__).resolve().parent
 BASELINE = "httpx2"
-ALL_DRIVERS = ("httpx2", "aiohelicone", "aiohelicone-batch", "openai")
+ALL_DRIVERS = ("httpx2", "aiohelicone", "aiohelicone-chain", "aiohelicone-batch", "openai")
 ASYNCIO_ONLY = frozenset({"openai"})
 IMPORT_MODULES = {"httpx2": "httpx2", "aiohelicone": "aiohelicone", "openai": "openai"}
 MIN_IMPORT_REPS = 7
@@ -61,8 +61,26 @@ class Scenario:
 SCENARIOS = {
     s.name: s
     for s in (
-        Scenario("chat_c1", "chat, 2,000 requests, concurrency 1", "chat", 2000, 0, 1, 100),
-        Scenario("chat_c64", "chat, 5,000 requests, concurrency 64", "chat", 5000, 0, 64, 320),
+        Scenario(
+            "chat_c1",
+            "chat, 2,000 requests, concurrency 1",
+            "chat",
+            2000,
+            0,
+            1,
+            100,
+            drivers=("httpx2", "aiohelicone", "aiohelicone-chain", "openai"),
+        ),
+        Scenario(
+            "chat_c64",
+            "chat, 5,000 requests, concurrency 64",
+            "chat",
+            5000,
+            0,
+            64,
+            320,
+            drivers=("httpx2", "aiohelicone", "aiohelicone-chain", "openai"),
+        ),
         Scenario("stream_1", "one stream of 5,000 chunks", "stream", 1, 5000, 1, 1, 500),
         Scenario(
             "stream_c32", "300 streams x 50 chunks, concurrency 32", "stream", 300, 50, 32, 64, 50
@@ -167,6 +185,7 @@ def available_drivers(wanted: Iterable[str]) -> tuple[list[str], dict[str, str]]
     checks = {
         "httpx2": "import httpx2",
         "aiohelicone": "import aiohelicone; aiohelicone.AsyncHelicone",
+        "aiohelicone-chain": "import aiohelicone; aiohelicone.AsyncHelicone",
         "aiohelicone-batch": "import aiohelicone; aiohelicone.AsyncHelicone; aiohelicone.run_batch",
         "openai": "import openai; openai.AsyncOpenAI",
     }
