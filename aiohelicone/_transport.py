@@ -166,18 +166,26 @@ class Transport:
             raise TypeError(f"limits must be an httpx2.Limits, got {type(limits).__name__}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._headers: dict[str, str] = {
+        headers: dict[str, str] = {
             "accept": "application/json",
             "user-agent": _USER_AGENT,
             **{k.lower(): v for k, v in (default_headers or {}).items()},
             **auth_headers,
         }
         self._owns_client = http_client is None
-        self._client = http_client or httpx2.AsyncClient(
-            timeout=timeout,
-            limits=limits or httpx2.Limits(max_connections=100, max_keepalive_connections=20),
-            follow_redirects=False,
-        )
+        if http_client is None:
+            # Our own pool carries the fixed headers itself, so a request adds only its own
+            # (httpx2 merges per-request headers over the client's, one by one).
+            self._headers: dict[str, str] = {}
+            self._client = httpx2.AsyncClient(
+                headers=headers,
+                timeout=timeout,
+                limits=limits or httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+                follow_redirects=False,
+            )
+        else:
+            self._headers = headers
+            self._client = http_client
 
     @property
     def http_client(self) -> httpx2.AsyncClient:
@@ -197,7 +205,9 @@ class Transport:
             APIConnectionError: the connection failed or broke.
         """
         response = await self._send(call, stream=False)
-        return RawResponse(response.status_code, response.headers, response.content)
+        # One pass over httpx2's Headers (each lookup there re-decodes): a plain dict with
+        # lower-case names, repeated headers joined with ", ".
+        return RawResponse(response.status_code, dict(response.headers.items()), response.content)
 
     async def open_stream(self, call: Outgoing) -> StreamingResponse:
         """Send a request (with ``call.stream_timeout``) and return once the headers arrived.
@@ -211,6 +221,9 @@ class Transport:
         headers = dict(self._headers)
         if call.content is not None:
             headers["content-type"] = "application/json"
+        if stream:
+            headers["accept"] = "text/event-stream"
+            headers["accept-encoding"] = "identity"
         headers.update(call.headers)
         if self._client.is_closed:
             raise APIConnectionError("The client is closed; create a new AsyncHelicone.")
@@ -223,9 +236,6 @@ class Transport:
             params=call.params,
             timeout=timeout if timeout is not None else self.timeout,
         )
-        if stream:
-            request.headers["accept"] = "text/event-stream"
-            request.headers["accept-encoding"] = "identity"
         try:
             return await self._client.send(request, stream=stream)
         except Exception as exc:
