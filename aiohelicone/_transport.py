@@ -32,6 +32,7 @@ __all__ = [
     "RawResponse",
     "Transport",
     "TimeoutArg",
+    "plain_headers",
 ]
 
 #: Defaults fit for LLM calls: a slow model may think for a long time before its first byte,
@@ -75,6 +76,22 @@ class RawResponse:
     status_code: int
     headers: Mapping[str, str]
     content: bytes
+
+
+def plain_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Response headers as a plain dict: lower-case names, repeated ones joined with ", ".
+
+    One pass over the raw bytes: an ``httpx2.Headers`` lookup works out its encoding again on
+    every access, which showed up in the per-request profile. Header bytes are decoded as
+    latin-1, which maps every byte (what HTTP allows beyond ASCII is opaque anyway).
+    """
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = headers.get(key)
+        headers[key] = text if previous is None else f"{previous}, {text}"
+    return headers
 
 
 def map_transport_error(exc: Exception, request_id: str | None) -> NoReturn:
@@ -207,7 +224,9 @@ class Transport:
         response = await self._send(call, stream=False)
         # One pass over httpx2's Headers (each lookup there re-decodes): a plain dict with
         # lower-case names, repeated headers joined with ", ".
-        return RawResponse(response.status_code, dict(response.headers.items()), response.content)
+        return RawResponse(
+            response.status_code, plain_headers(response.headers.raw), response.content
+        )
 
     async def open_stream(self, call: Outgoing) -> StreamingResponse:
         """Send a request (with ``call.stream_timeout``) and return once the headers arrived.
