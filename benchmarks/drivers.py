@@ -95,6 +95,8 @@ class RawHttpx2:
 class AioHelicone:
     """aiohelicone's public API: ``client.chat.completions.create(...)``, typed results."""
 
+    model = MODEL
+
     def __init__(self, base_url: str, concurrency: int) -> None:
         import httpx2
 
@@ -107,11 +109,11 @@ class AioHelicone:
         self._create = self._client.chat.completions.create
 
     async def chat(self) -> object:
-        return await self._create(model=MODEL, messages=MESSAGES)
+        return await self._create(model=self.model, messages=MESSAGES)
 
     async def stream(self, chunks: int) -> int:
         stream = await self._create(
-            model=MODEL,
+            model=self.model,
             messages=MESSAGES,
             stream=True,
             extra_headers={"x-bench-chunks": str(chunks)},
@@ -133,23 +135,7 @@ class AioHeliconeChain(AioHelicone):
     to the ``aiohelicone`` row is what the client-side fallback executor costs on success.
     """
 
-    CHAIN = "gpt-4o-mini/openai,claude-3.5-haiku/anthropic"
-
-    async def chat(self) -> object:
-        return await self._create(model=self.CHAIN, messages=MESSAGES)
-
-    async def stream(self, chunks: int) -> int:
-        stream = await self._create(
-            model=self.CHAIN,
-            messages=MESSAGES,
-            stream=True,
-            extra_headers={"x-bench-chunks": str(chunks)},
-        )
-        n = 0
-        async with stream:
-            async for _chunk in stream:
-                n += 1
-        return n
+    model = "gpt-4o-mini/openai,claude-3.5-haiku/anthropic"
 
 
 class OpenAIPython:
