@@ -275,9 +275,17 @@ async def test_disconnect_while_waiting_for_upstream_headers(example: str) -> No
         run_example(example, settings_for(example, upstream)) as app,
         browser(app) as http,
     ):
-        with anyio.move_on_after(0.1):
-            await http.get("/chat/stream", params={"message": "hi"})
-        await wait_until(lambda: gateway.requests != [] and upstream.connections_open == 0, 2.0)
+        async with anyio.create_task_group() as tg:
+
+            async def browse() -> None:
+                await http.get("/chat/stream", params={"message": "hi"})
+
+            tg.start_soon(browse)
+            # Leave once the app's call reached the gateway (not after a fixed time, which a
+            # loaded machine may not honour), well before the gateway's 0.3 s delay is over.
+            await wait_until(lambda: gateway.requests != [], 5.0)
+            tg.cancel_scope.cancel()
+        await wait_until(lambda: upstream.connections_open == 0, 3.0)
         assert gateway.last_request.completed_at is None
         assert gateway.last_request.closed_by_client_at is not None
         assert pool_state(app.helicone) == (0, 0)
