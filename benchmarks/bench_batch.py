@@ -210,34 +210,6 @@ def child(args: argparse.Namespace) -> None:
 # -- the parent: server, repetitions, report ---------------------------------------------------
 
 
-class _Server:
-    def __init__(self) -> None:
-        env = dict(os.environ)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        self._proc = subprocess.Popen(
-            [sys.executable, str(HERE / "server.py"), "--port=0"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line.strip().isdigit():
-            self.close()
-            raise RuntimeError(f"bench server did not start (said {line!r})")
-        self.port = int(line)
-
-    def close(self) -> None:
-        if self._proc.stdin is not None:
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.terminate()
-            self._proc.wait(timeout=10)
-
-
 def _measure(driver: str, backend: str, port: int, args: argparse.Namespace) -> dict[str, Any]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -264,7 +236,9 @@ def parent(args: argparse.Namespace) -> int:
     backends = args.backends.split(",")
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     failed = False
-    server = _Server()
+    from run import BenchServer  # the same loopback server process as benchmarks/run.py
+
+    server = BenchServer(events_per_chunk=1)
     try:
         for rep in range(args.reps):
             for backend in backends:
