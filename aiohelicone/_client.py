@@ -359,7 +359,7 @@ class AsyncHelicone:
             except APIStatusError as error:
                 if retries >= policy.max_retries or not policy.should_retry_status(error):
                     raise
-                asked = _retry.retry_after_seconds(error.headers)
+                asked = error.retry_after  # parsed once, when the error was built
                 if asked is not None and asked > policy.max_retry_after:
                     raise
                 wait = asked if asked is not None else policy.backoff(retries)

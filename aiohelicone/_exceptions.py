@@ -134,6 +134,8 @@ class APIStatusError(APIError):
         param: the OpenAI-style ``error.param``, if any.
         details: the gateway's per-attempt details (its envelope's ``error.details``).
         in_stream: True when the error arrived inside a 200 event stream.
+        retry_after: seconds the server asked us to wait before trying again
+            (``retry-after-ms``, ``Retry-After`` or ``Helicone-RateLimit-Reset``), or None.
         helicone: Helicone metadata read from the response headers (set by the client).
     """
 
@@ -152,8 +154,10 @@ class APIStatusError(APIError):
         param: str | None = None,
         details: tuple[ErrorDetail, ...] = (),
         in_stream: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.status_code = status_code
+        self.retry_after = retry_after
         self.body = body
         self.headers: Mapping[str, str] = dict(headers or {})
         self.code = code
@@ -204,6 +208,7 @@ class RateLimitError(APIStatusError):
 
     Attributes:
         retry_after: seconds the server asked us to wait, when it said (None otherwise).
+            Every :class:`APIStatusError` has it; for a 429 it is the one to read.
         helicone_generated: True when Helicone itself refused (a rate-limit policy hit,
             marked ``X-Helicone-Error: rate_limited``, or credits ran out), as opposed to
             a provider's 429 passed on. Retrying elsewhere does not help in that case.
@@ -211,7 +216,6 @@ class RateLimitError(APIStatusError):
     """
 
     def __init__(self, message: str, **kwargs: Any) -> None:
-        self.retry_after: float | None = kwargs.pop("retry_after", None)
         super().__init__(message, **kwargs)
         self.reason = _rate_limit_reason(self)
         self.helicone_generated = self.reason in ("rate_limit_policy", "insufficient_credits")
@@ -495,7 +499,6 @@ def error_from_parsed(
         "param": parsed.param,
         "details": parsed.details,
         "in_stream": in_stream,
+        "retry_after": retry_after,
     }
-    if cls is RateLimitError:
-        kwargs["retry_after"] = retry_after
     return cls(parsed.message, **kwargs)

@@ -607,3 +607,14 @@ async def test_connection_errors_are_retried_then_mapped(waits: list[float]) -> 
             model="gpt-4o-mini", messages=MESSAGES
         )
     assert not isinstance(conn.value, APITimeoutError)
+
+
+async def test_every_status_error_carries_the_requested_wait(waits: list[float]) -> None:
+    """retry_after is read once into the error, for any status, and drives the retry wait."""
+    rec = Recorder(httpx2.Response(503, json={}, headers={"retry-after": "2"}))
+    with pytest.raises(InternalServerError) as info:
+        await make_client(rec, max_retries=1).chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES
+        )
+    assert info.value.retry_after == 2.0
+    assert waits == [2.0]
