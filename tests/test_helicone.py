@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import math
-import pathlib
 import re
 import uuid
 from typing import Any
@@ -1102,19 +1100,3 @@ def test_metadata_defaults_and_repr() -> None:
     assert meta.rate_limit is None
     big = HeliconeMetadata.from_headers({"X-Long": "v" * 100}, sent_request_id=RID)
     assert "x-long" not in repr(big).lower()
-
-
-# --------------------------------------------------------------------------------------
-# Purity
-
-
-def test_module_does_no_io_imports() -> None:
-    """The module stays pure: no httpx2, anyio, asyncio or trio import."""
-    source = pathlib.Path(__file__).parent.parent / "aiohelicone" / "_helicone.py"
-    imported: set[str] = set()
-    for node in ast.walk(ast.parse(source.read_text())):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            imported.add(node.module.split(".")[0])
-    assert not imported & {"httpx2", "httpx", "anyio", "asyncio", "trio"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import pathlib
 import warnings
 
 import pytest
@@ -333,15 +331,3 @@ def test_generated_chains_round_trip(
     parsed = parse_model(("helicone/" if prefix else "") + wire)
     assert parsed == chain
     assert str(parsed) == wire
-
-
-def test_module_does_no_io_imports() -> None:
-    """The module stays pure: no httpx2, anyio, asyncio or trio import."""
-    source = pathlib.Path(__file__).parent.parent / "aiohelicone" / "_modelstring.py"
-    imported: set[str] = set()
-    for node in ast.walk(ast.parse(source.read_text())):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            imported.add(node.module.split(".")[0])
-    assert not imported & {"httpx2", "httpx", "anyio", "asyncio", "trio"}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
+import pathlib
 import subprocess
 import sys
 import types
+
+import pytest
 
 import aiohelicone
 import aiohelicone.testing
@@ -71,3 +75,19 @@ def test_import_is_cheap_and_quiet() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+PURE_MODULES = ["_sse", "_helicone", "_header_values", "_metadata", "_modelstring", "_exceptions"]
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_modules_do_no_io_imports(module: str) -> None:
+    """Protocol and option modules stay pure: no httpx2, anyio, asyncio or trio import."""
+    source = pathlib.Path(aiohelicone.__file__).parent / f"{module}.py"
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"httpx2", "httpx", "anyio", "asyncio", "trio"}
