@@ -54,6 +54,15 @@ class Driver(Protocol):
         ...
 
 
+async def count_chunks(stream: Any) -> int:
+    """Read a client library's stream to its end inside ``async with``; the chunk count."""
+    n = 0
+    async with stream:
+        async for _chunk in stream:
+            n += 1
+    return n
+
+
 class RawHttpx2:
     """The baseline: a hand-written httpx2 loop that ``json.loads`` what it receives."""
 
@@ -118,11 +127,7 @@ class AioHelicone:
             stream=True,
             extra_headers={"x-bench-chunks": str(chunks)},
         )
-        n = 0
-        async with stream:
-            async for _chunk in stream:
-                n += 1
-        return n
+        return await count_chunks(stream)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -168,11 +173,7 @@ class OpenAIPython:
             stream=True,
             extra_headers={"x-bench-chunks": str(chunks)},
         )
-        n = 0
-        async with stream:
-            async for _chunk in stream:
-                n += 1
-        return n
+        return await count_chunks(stream)
 
     async def aclose(self) -> None:
         await self._client.close()
