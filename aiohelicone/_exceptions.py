@@ -427,7 +427,11 @@ def parse_error_body(raw: bytes, status_code: int) -> ParsedErrorBody:
     if not isinstance(data, dict):
         excerpt = text.strip()[:_BODY_EXCERPT] or f"HTTP {status_code} with an empty body"
         return ParsedErrorBody(message=excerpt, body=text if data is None else data)
+    return parse_error_data(data)
 
+
+def parse_error_data(data: Mapping[str, Any]) -> ParsedErrorBody:
+    """Read an error body that is already decoded JSON (an object); see parse_error_body."""
     error = data.get("error")
     if isinstance(error, dict):
         details = tuple(

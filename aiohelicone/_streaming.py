@@ -40,14 +40,13 @@ from ._exceptions import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
-    ParsedErrorBody,
     StreamDeadlineError,
     StreamFirstEventTimeoutError,
     StreamIdleTimeoutError,
     StreamInterruptedError,
     StreamTruncatedError,
     error_from_parsed,
-    parse_error_body,
+    parse_error_data,
 )
 from ._metadata import HeliconeMetadata
 from ._models import ChatCompletion, ChatCompletionChunk, Completion
@@ -131,8 +130,7 @@ def _in_stream_status(error: Any) -> int:
 def _in_stream_error(data: dict[str, Any], headers: Any, request_id: str | None) -> APIError:
     error = data.get("error")
     status = _in_stream_status(error)
-    raw = json.dumps(data).encode()
-    parsed: ParsedErrorBody = parse_error_body(raw, status)
+    parsed = parse_error_data(data)
     return error_from_parsed(status, parsed, headers, request_id=request_id, in_stream=True)
 
 
@@ -573,9 +571,6 @@ async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStr
         finally:
             await stream._close_shielded()
         stream._done = False
-        parsed_error = _non_stream_error(body, response.status_code, response.headers, call)
-        if parsed_error is not None:
-            raise parsed_error
         try:
             data = json.loads(body)
         except ValueError as exc:
@@ -587,19 +582,15 @@ async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStr
                 body=body.decode("utf-8", errors="replace"),
                 request_id=call.request_id,
             ) from exc
+        if type(data) is dict and "error" in data and not data.get("choices"):
+            raise _non_stream_error(data, response.headers, call)
         stream._deliver_whole(data, response.status_code)
     return stream
 
 
-def _non_stream_error(body: bytes, status: int, headers: Any, call: _Call) -> APIError | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    if type(data) is dict and "error" in data and not data.get("choices"):
-        parsed = parse_error_body(body, status)
-        code = _in_stream_status(data.get("error"))
-        error = error_from_parsed(code, parsed, headers, request_id=call.request_id)
-        error.helicone = HeliconeMetadata.from_headers(headers, sent_request_id=call.request_id)
-        return error
-    return None
+def _non_stream_error(data: dict[str, Any], headers: Any, call: _Call) -> APIError:
+    """The error a JSON error body sent instead of a stream stands for."""
+    code = _in_stream_status(data.get("error"))
+    error = error_from_parsed(code, parse_error_data(data), headers, request_id=call.request_id)
+    error.helicone = HeliconeMetadata.from_headers(headers, sent_request_id=call.request_id)
+    return error
