@@ -389,7 +389,7 @@ class AsyncHelicone:
             finally:
                 await response.aclose()
             raise self._status_error(
-                RawResponse(response.status_code, response.headers, body), call
+                RawResponse(response.status_code, dict(response.headers.items()), body), call
             )
 
         return await self._with_retries(call, once)
@@ -419,7 +419,7 @@ class AsyncHelicone:
                 body=data,
                 request_id=call.request_id,
             ) from exc
-        meta = HeliconeMetadata.from_headers(raw.headers, sent_request_id=call.request_id)
+        meta = HeliconeMetadata._from_lowered(raw.headers, call.request_id)
         object.__setattr__(result, "helicone", meta)
         return result
 

@@ -81,6 +81,10 @@ def _to_index(value: object) -> int | None:
 
 
 def _cache_hit(value: object) -> bool | None:
+    if value == "MISS":  # the common answers, without splitting
+        return False
+    if value == "HIT":
+        return True
     if not isinstance(value, str):
         return None
     states = {part.strip().upper() for part in value.split(",")}
@@ -102,11 +106,13 @@ def _pick_request_id(value: object, sent: str | None) -> str | None:
     return _last(value) or sent
 
 
-_RATE_LIMIT_KEYS = (
-    "helicone-ratelimit-limit",
-    "helicone-ratelimit-remaining",
-    "helicone-ratelimit-policy",
-    "helicone-ratelimit-reset",
+_RATE_LIMIT_KEYS = frozenset(
+    {
+        "helicone-ratelimit-limit",
+        "helicone-ratelimit-remaining",
+        "helicone-ratelimit-policy",
+        "helicone-ratelimit-reset",
+    }
 )
 
 
@@ -150,6 +156,14 @@ class HeliconeMetadata:
             The metadata; a header that is absent or unreadable gives None.
         """
         lowered = {str(name).lower(): value for name, value in headers.items()}
+        return cls._from_lowered(lowered, sent_request_id)
+
+    @classmethod
+    def _from_lowered(
+        cls, lowered: dict[str, str], sent_request_id: str | None
+    ) -> HeliconeMetadata:
+        # ``from_headers`` for a dict whose names are already lower-case (the transport's
+        # ``plain_headers``): the per-request path, so it skips the copy.
         get = lowered.get
         cache = _NO_CACHE
         cache_raw = get("helicone-cache")
@@ -158,7 +172,7 @@ class HeliconeMetadata:
         if cache_raw is not None or bucket_raw is not None or latency_raw is not None:
             cache = CacheInfo(_cache_hit(cache_raw), _to_index(bucket_raw), _to_float(latency_raw))
         rate_limit = None
-        if any(key in lowered for key in _RATE_LIMIT_KEYS):
+        if not _RATE_LIMIT_KEYS.isdisjoint(lowered):
             rate_limit = RateLimitInfo(
                 _to_float(get("helicone-ratelimit-limit")),
                 _to_float(get("helicone-ratelimit-remaining")),
