@@ -1,5 +1,8 @@
 """Response models: frozen, slotted attrs records that mirror the OpenAI wire format.
 
+They have no ``__weakref__`` slot, so that ``_converter.py`` can build them through an
+unfrozen twin of the same layout (the hot path of every answer and stream chunk).
+
 No I/O here. Structuring happens in ``_converter.py``, which also keeps what the models do
 not name:
 
@@ -63,7 +66,7 @@ def _helicone_field() -> Any:
     return attrs.field(default=None, kw_only=True, eq=False, repr=False)
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class PromptTokensDetails:
     """Breakdown of prompt tokens."""
 
@@ -73,7 +76,7 @@ class PromptTokensDetails:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class CompletionTokensDetails:
     """Breakdown of completion tokens."""
 
@@ -85,7 +88,7 @@ class CompletionTokensDetails:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Usage:
     """Token usage of a completion (also the final chunk of a stream)."""
 
@@ -98,7 +101,7 @@ class Usage:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Function:
     """The function a tool call invokes; ``arguments`` is a JSON string from the model."""
 
@@ -108,7 +111,7 @@ class Function:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class FunctionCall:
     """The deprecated ``function_call`` of a message."""
 
@@ -118,7 +121,7 @@ class FunctionCall:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChatCompletionMessageToolCall:
     """One tool call requested by the model."""
 
@@ -129,7 +132,7 @@ class ChatCompletionMessageToolCall:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChatCompletionMessage:
     """The assistant's message in a chat completion choice."""
 
@@ -142,7 +145,7 @@ class ChatCompletionMessage:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Choice:
     """One choice of a chat completion."""
 
@@ -154,7 +157,7 @@ class Choice:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChatCompletion:
     """A chat completion (``object: "chat.completion"``).
 
@@ -175,7 +178,7 @@ class ChatCompletion:
     helicone: HeliconeMetadata | None = _helicone_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChoiceDeltaFunctionCall:
     """A fragment of a deprecated ``function_call`` in a stream."""
 
@@ -185,7 +188,7 @@ class ChoiceDeltaFunctionCall:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChoiceDeltaToolCallFunction:
     """A fragment of a tool call's function: name once, arguments in pieces."""
 
@@ -195,7 +198,7 @@ class ChoiceDeltaToolCallFunction:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChoiceDeltaToolCall:
     """A fragment of one tool call, identified by ``index`` across chunks."""
 
@@ -207,7 +210,7 @@ class ChoiceDeltaToolCall:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChoiceDelta:
     """What one chunk adds to a choice."""
 
@@ -220,7 +223,7 @@ class ChoiceDelta:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChunkChoice:
     """One choice inside a streamed chunk."""
 
@@ -232,7 +235,7 @@ class ChunkChoice:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ChatCompletionChunk:
     """One event of a chat completion stream (``object: "chat.completion.chunk"``).
 
@@ -251,7 +254,7 @@ class ChatCompletionChunk:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class CompletionChoice:
     """One choice of a text completion (also used for streamed text chunks)."""
 
@@ -263,7 +266,7 @@ class CompletionChoice:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Completion:
     """A text completion (``object: "text_completion"``); streams yield these too.
 
@@ -283,7 +286,7 @@ class Completion:
     helicone: HeliconeMetadata | None = _helicone_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Embedding:
     """One embedding vector. Base64 answers are decoded to floats."""
 
@@ -294,7 +297,7 @@ class Embedding:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class EmbeddingUsage:
     """Token usage of an embeddings call."""
 
@@ -304,7 +307,7 @@ class EmbeddingUsage:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class CreateEmbeddingResponse:
     """The answer of ``embeddings.create``.
 
@@ -321,7 +324,7 @@ class CreateEmbeddingResponse:
     helicone: HeliconeMetadata | None = _helicone_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Model:
     """One entry of ``GET /models``."""
 
@@ -333,7 +336,7 @@ class Model:
     missing: frozenset[str] = _missing_field()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ModelList:
     """The answer of ``GET /models``."""
 

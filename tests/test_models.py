@@ -19,7 +19,16 @@ from aiohelicone import (
     CreateEmbeddingResponse,
     ModelList,
 )
-from aiohelicone._converter import ShapeError, structure, unstructure
+from aiohelicone._converter import (
+    ShapeError,
+    _builder_twin,
+    _HookBuilder,
+    structure,
+    unstructure,
+)
+from aiohelicone._models import ChoiceDelta, ChunkChoice, Usage
+
+DELTA_FIELDS = ("role", "content", "refusal", "tool_calls", "function_call")
 
 CHAT: dict[str, Any] = {
     "id": "chatcmpl-123",
@@ -118,6 +127,58 @@ def test_models_are_frozen_and_slotted() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         completion.id = "other"  # type: ignore[misc]
     assert not hasattr(completion, "__dict__")
+
+
+def test_structured_models_are_ordinary_instances() -> None:
+    """Models built by the fast hooks are exact instances, equal to constructor-built ones."""
+    chunk = structure(CHUNK, ChatCompletionChunk)
+    assert type(chunk) is ChatCompletionChunk
+    assert type(chunk.choices[0]) is ChunkChoice
+    rebuilt = ChatCompletionChunk(
+        id=chunk.id,
+        choices=[
+            ChunkChoice(
+                index=0,
+                delta=ChoiceDelta(**{f: getattr(chunk.choices[0].delta, f) for f in DELTA_FIELDS}),
+                finish_reason=chunk.choices[0].finish_reason,
+            )
+        ],
+        created=chunk.created,
+        model=chunk.model,
+        object=chunk.object,
+    )
+    assert chunk == rebuilt
+    assert hash(chunk.choices[0].delta) == hash(rebuilt.choices[0].delta)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        chunk.choices[0].delta.content = "x"  # type: ignore[misc]
+
+
+@attrs.frozen
+class _WithWeakref:
+    name: str
+    score: float | None = None
+    extra: Any = attrs.field(default=None, kw_only=True, eq=False)
+    missing: Any = attrs.field(default=None, kw_only=True, eq=False)
+
+
+def test_hook_falls_back_when_no_twin_layout_exists() -> None:
+    """A class with a __weakref__ slot cannot be built by a twin; its hook still works."""
+    assert _builder_twin(_WithWeakref) is None
+    assert _builder_twin(ChatCompletionChunk) is not None
+    built = _HookBuilder().hook_for(_WithWeakref)({"name": "a", "score": 2, "more": 1})
+    assert built == _WithWeakref("a", 2.0)
+    assert type(built.score) is float
+    assert built.extra == {"more": 1}
+
+
+def test_numbers_are_checked_exactly() -> None:
+    """A bool is not an int, an int is a float (converted), a float is not an int."""
+    for bad, path in ((True, "created"), (1.5, "created")):
+        with pytest.raises(ShapeError) as info:
+            structure({**CHUNK, "created": bad}, ChatCompletionChunk)
+        assert info.value.path == path
+    usage = structure({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}, Usage)
+    assert usage.total_tokens == 3
 
 
 @pytest.mark.parametrize(
