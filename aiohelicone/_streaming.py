@@ -249,7 +249,13 @@ class AsyncStream(Generic[T]):
         if response is None:
             self._done = True
             return
-        chunk = await self._read(response)
+        try:
+            if self._acc.chunks and self._deadline is None:
+                chunk = await response.next_chunk()  # the per-chunk path: nothing to watch
+            else:
+                chunk = await self._read_within_deadline(response)
+        except (TimeoutError, APIConnectionError) as exc:
+            raise self._read_error(exc) from exc
         if chunk is None:
             self._end_of_body()
             return
@@ -269,42 +275,44 @@ class AsyncStream(Generic[T]):
                 return
             self._handle(data)
 
-    async def _read(self, response: StreamingResponse) -> bytes | None:
+    async def _read_within_deadline(self, response: StreamingResponse) -> bytes | None:
+        """The next piece of the body, within the first-event and total deadlines."""
         deadline = self._first_event if self._acc.chunks == 0 else None
         if self._deadline is not None:
             deadline = self._deadline if deadline is None else min(deadline, self._deadline)
-        try:
-            if deadline is None:  # the per-chunk path: no cancel scope, no clock
-                return await response.next_chunk()
-            import anyio
+        if deadline is None:
+            return await response.next_chunk()
+        import anyio
 
-            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
-                return await response.next_chunk()
-        except TimeoutError as exc:
+        with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+            return await response.next_chunk()
+
+    def _read_error(self, exc: TimeoutError | APIConnectionError) -> APIError:
+        """The error to raise for a failed read of the body."""
+        if not isinstance(exc, APIConnectionError):  # a deadline of ours (anyio.fail_after)
             import anyio
 
             if self._deadline is not None and anyio.current_time() >= self._deadline:
-                raise StreamDeadlineError(
+                return StreamDeadlineError(
                     "The stream ran past its total deadline.", request_id=self.request_id
-                ) from exc
-            raise StreamFirstEventTimeoutError(
+                )
+            return StreamFirstEventTimeoutError(
                 "No event arrived within the first-event timeout.", request_id=self.request_id
-            ) from exc
-        except APITimeoutError as exc:
+            )
+        if isinstance(exc, APITimeoutError):
             if self._acc.chunks == 0:
-                raise StreamFirstEventTimeoutError(
+                return StreamFirstEventTimeoutError(
                     "No event arrived within the read timeout.", request_id=self.request_id
-                ) from exc
-            raise StreamIdleTimeoutError(
+                )
+            return StreamIdleTimeoutError(
                 "The stream was idle for longer than its read (idle) timeout after "
                 f"{self._acc.chunks} chunks.",
                 request_id=self.request_id,
-            ) from exc
-        except APIConnectionError as exc:
-            raise APIConnectionError(
-                f"The connection broke after {self._acc.chunks} chunks: {exc.message}",
-                request_id=self.request_id,
-            ) from exc
+            )
+        return APIConnectionError(
+            f"The connection broke after {self._acc.chunks} chunks: {exc.message}",
+            request_id=self.request_id,
+        )
 
     def _handle(self, data: str) -> None:
         try:
