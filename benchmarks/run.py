@@ -54,6 +54,8 @@ class Scenario:
     concurrency: int = 1
     quick_count: int = 0
     quick_chunks: int = 0
+    quick_rounds: int = 1
+    rounds: int = 1  # measured rounds inside each child process (median kept)
     primary: str = "cpu_us_per_unit"  # the metric the target is about
     drivers: tuple[str, ...] = ("httpx2", "aiohelicone", "openai")
 
@@ -81,9 +83,18 @@ SCENARIOS = {
             320,
             drivers=("httpx2", "aiohelicone", "aiohelicone-chain", "openai"),
         ),
-        Scenario("stream_1", "one stream of 5,000 chunks", "stream", 1, 5000, 1, 1, 500),
+        # A stream scenario takes a fraction of a second: each child measures several rounds.
+        Scenario("stream_1", "one stream of 5,000 chunks", "stream", 1, 5000, 1, 1, 500, rounds=5),
         Scenario(
-            "stream_c32", "300 streams x 50 chunks, concurrency 32", "stream", 300, 50, 32, 64, 50
+            "stream_c32",
+            "300 streams x 50 chunks, concurrency 32",
+            "stream",
+            300,
+            50,
+            32,
+            64,
+            50,
+            rounds=3,
         ),
         Scenario(
             "mem_c256",
@@ -216,6 +227,7 @@ def run_child(
         f"--count={count}",
         f"--chunks={chunks}",
         f"--concurrency={scenario.concurrency}",
+        f"--rounds={scenario.quick_rounds if quick else scenario.rounds}",
     ]
     try:
         proc = subprocess.run(
@@ -315,10 +327,36 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def add_paired_ratios(
+    results: dict[str, dict[str, dict[str, Any]]], runs: dict[str, dict[str, list[dict[str, Any]]]]
+) -> None:
+    """Add each driver's median paired ratio: its CPU over raw httpx2's in the same repetition.
+
+    The two runs of a pair are adjacent in time, so slow drifts of the machine (another
+    tenant, frequency changes) largely cancel; the median then discards the odd pair.
+    """
+    for key, by_driver in runs.items():
+        base_runs = by_driver.get(BASELINE, [])
+        for driver, driver_runs in by_driver.items():
+            ratios = [
+                run["cpu_us_per_unit"] / base["cpu_us_per_unit"]
+                for run, base in zip(driver_runs, base_runs, strict=False)
+                if "units" in run and "units" in base and base["cpu_us_per_unit"] > 0
+            ]
+            if ratios:
+                results[key][driver]["paired_ratio"] = statistics.median(ratios)
+                results[key][driver]["paired_ratios"] = ratios
+
+
 def _ratio(value: float | None, base: float | None) -> str:
     if value is None or base is None or base == 0:
         return "-"
     return f"{value / base:.2f}x"
+
+
+def _paired(summary: dict[str, Any]) -> str:
+    value = summary.get("paired_ratio")
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def render(report: dict[str, Any]) -> str:
@@ -339,11 +377,13 @@ def render(report: dict[str, Any]) -> str:
             "",
             "Ratios are to raw httpx2 on the same backend in this run. CPU = client process "
             "time per request (chat) or per chunk (streams), median over the repetitions; min and "
-            "spread = (max-min)/median of it show the noise.",
+            "spread = (max-min)/median of it show the noise. *paired* = median over the "
+            "repetitions of (this driver's CPU / raw httpx2's CPU in the same repetition), the "
+            "ratio least moved by a noisy machine.",
             "",
-            "| scenario | backend | driver | client CPU | x raw | min | spread | wall s | rate/s | "
-            "x raw | peak MB | x raw | client CPU % | server CPU % |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| scenario | backend | driver | client CPU | x raw | paired | min | spread | wall s | "
+            "rate/s | x raw | peak MB | x raw | client CPU % | server CPU % |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for key, by_driver in results.items():
             scen_name, backend = key.split("/")
@@ -352,13 +392,14 @@ def render(report: dict[str, Any]) -> str:
             for driver, s in by_driver.items():
                 if "cpu_us_per_unit" not in s:
                     why = s.get("skipped") or s.get("error") or "no result"
-                    out.append(f"| {scen_name} | {backend} | {driver} | {why} |" + " |" * 10)
+                    out.append(f"| {scen_name} | {backend} | {driver} | {why} |" + " |" * 11)
                     continue
                 unit = UNIT[scen.kind]
                 out.append(
                     f"| {scen_name} | {backend} | {driver} "
                     f"| {s['cpu_us_per_unit']:.1f} {unit} "
                     f"| {_ratio(s['cpu_us_per_unit'], base.get('cpu_us_per_unit'))} "
+                    f"| {_paired(s)} "
                     f"| {s['cpu_us_min']:.1f} "
                     f"| {s['cpu_spread_pct']:.0f}% "
                     f"| {s['wall_s']:.2f} | {s['rate_per_s']:.0f} "
@@ -536,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         key: {d: summarise(by_driver[d]) for d in sorted(by_driver, key=ALL_DRIVERS.index)}
         for key, by_driver in runs.items()
     }
+    add_paired_ratios(report["results"], runs)
     if any(s.kind == "import" for s in scenarios):
         modules = {k: v for k, v in IMPORT_MODULES.items() if k in drivers}
         meta["import_reps"] = QUICK_IMPORT_REPS if args.quick else max(reps, MIN_IMPORT_REPS)
