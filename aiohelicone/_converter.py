@@ -123,7 +123,6 @@ class _HookBuilder:
             "decode_embedding": _decode_embedding,
             "MISSING": _MISSING,
             "EMPTY": _models._EMPTY,
-            "NONE_MISSING": _models._NONE_MISSING,
             "ok": _structures,
         }
         lines = [
@@ -133,11 +132,18 @@ class _HookBuilder:
         ]
         for f in fields:
             lines.extend(self._field_lines(cls, f, hints[f.name], ns))
+        # Which keys are unknown and which nullable fields are absent depends only on the
+        # dict's keys, and answers of one kind share a few key sets: remember them.
+        shapes: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
+        ns["shapes"] = shapes
+        ns["learn"] = lambda d: _learn_shape(d, names, nullable, shapes)
         lines += [
-            "    extra = EMPTY if names.issuperset(d) else {",
-            "        k: v for k, v in d.items() if k not in names",
-            "    }",
-            "    missing = nullable.difference(d) or NONE_MISSING",
+            "    keys = tuple(d)",
+            "    shape = shapes.get(keys)",
+            "    if shape is None:",
+            "        shape = learn(d)",
+            "    unknown, missing = shape",
+            "    extra = {k: d[k] for k in unknown} if unknown else EMPTY",
         ]
         every = list(attrs.fields(cls))
         if any(f.validator is not None or f.converter is not None for f in every):
@@ -244,6 +250,20 @@ class _HookBuilder:
 
 
 _MISSING = object()
+_MAX_SHAPES = 64
+
+
+def _learn_shape(
+    d: dict[str, Any],
+    names: frozenset[str],
+    nullable: frozenset[str],
+    shapes: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]],
+) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The unknown keys of ``d`` and the nullable fields it lacks (remembered, up to a bound)."""
+    shape = (tuple(k for k in d if k not in names), nullable.difference(d) or _models._NONE_MISSING)
+    if len(shapes) < _MAX_SHAPES:
+        shapes[tuple(d)] = shape
+    return shape
 
 
 def _builder_twin(cls: type) -> type | None:

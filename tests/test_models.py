@@ -26,7 +26,7 @@ from aiohelicone._converter import (
     structure,
     unstructure,
 )
-from aiohelicone._models import ChoiceDelta, ChunkChoice, Usage
+from aiohelicone._models import ChoiceDelta, ChunkChoice, PromptTokensDetails, Usage
 
 DELTA_FIELDS = ("role", "content", "refusal", "tool_calls", "function_call")
 
@@ -169,6 +169,29 @@ def test_hook_falls_back_when_no_twin_layout_exists() -> None:
     assert built == _WithWeakref("a", 2.0)
     assert type(built.score) is float
     assert built.extra == {"more": 1}
+
+
+def test_remembered_key_shapes_give_each_answer_its_own_extra_and_missing() -> None:
+    """Answers with the same keys share a remembered shape but keep their own values."""
+    first = structure({**CHUNK, "obfuscation": "abc"}, ChatCompletionChunk)
+    second = structure({**CHUNK, "obfuscation": "xyz"}, ChatCompletionChunk)
+    assert first.extra == {"obfuscation": "abc"}
+    assert second.extra == {"obfuscation": "xyz"}
+    assert "usage" in first.missing and "usage" in second.missing
+    with_usage = structure({**CHUNK, "usage": None}, ChatCompletionChunk)
+    assert "usage" not in with_usage.missing
+    assert unstructure(with_usage) == {**CHUNK, "usage": None}
+
+
+def test_the_shape_memory_is_bounded() -> None:
+    """Many distinct key sets are all handled; only a bounded number is remembered."""
+    hook = _HookBuilder().hook_for(PromptTokensDetails)
+    for i in range(200):
+        built = hook({"cached_tokens": i, f"new_{i}": i})
+        assert built.extra == {f"new_{i}": i}
+        assert built.missing == {"audio_tokens"}
+    shapes = hook.__globals__["shapes"]
+    assert 0 < len(shapes) <= 64
 
 
 def test_numbers_are_checked_exactly() -> None:
