@@ -78,6 +78,7 @@ class RawResponse:
     content: bytes
 
 
+_MAX_CACHED_URLS = 32
 _STREAM_HEADERS = [(b"accept", b"text/event-stream"), (b"accept-encoding", b"identity")]
 
 
@@ -271,7 +272,9 @@ class Transport:
             return None
         url = self._urls.get(call.path)
         if url is None:
-            url = self._urls[call.path] = httpx2.URL(f"{self.base_url}/{call.path}")
+            url = httpx2.URL(f"{self.base_url}/{call.path}")
+            if len(self._urls) < _MAX_CACHED_URLS:  # the gateway's few endpoints
+                self._urls[call.path] = url
         own = call.headers
         content = call.content
         ours: list[tuple[bytes, bytes]] = [(b"host", url.netloc)]

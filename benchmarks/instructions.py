@@ -3,19 +3,20 @@
 Timing on a shared 2-core VM moves by 20-60% from one run to the next (see README.md), so a
 ratio of 1.05x and one of 1.25x can both be the same code. ``valgrind --tool=callgrind`` counts
 the instructions the client process executes, whatever else the machine is doing: the same
-code gives the same count. This script measures each (scenario, driver, backend) twice, with a
+code gives the same count to within about 3% (event-loop wake-ups still depend on timing). This script measures each (scenario, driver, backend) twice, with a
 small and a large count of units, and reports the difference per unit, so start-up, imports
 and warm-up cancel out::
 
-    python benchmarks/instructions.py                    # chat_c1 and stream_1, both backends
+    python benchmarks/instructions.py                    # four scenarios, both backends
     python benchmarks/instructions.py --only stream_1 --backends asyncio --jobs 1
 
 What it does not see: time in the kernel (socket system calls, the same for every driver,
 which makes these ratios a little *larger* than CPU-time ratios), cache misses and memory.
 The server is ``server.py`` in its own process, not under valgrind. Needs ``valgrind``
 (Debian/Ubuntu: ``apt-get install valgrind``); valgrind runs the client ~50x slower, so the
-counts are small (chat: 50 and 250 requests; stream: 500 and 2,500 chunks) and a full run
-takes about five minutes with two jobs.
+counts are small (chat_c1: 50 and 250 requests; chat_c64: 64 and 320; stream_1: one stream
+of 500 and of 2,500 chunks; stream_c32: 32 and 160 streams of 50 chunks) and a full run takes
+about fifteen minutes with two jobs.
 """
 
 from __future__ import annotations
@@ -34,21 +35,25 @@ sys.path.insert(0, str(HERE))
 
 from run import BASELINE, BenchServer, child_env, precompile  # noqa: E402
 
-#: scenario -> (kind, small count, large count, concurrency); a stream count is its chunks.
+#: scenario -> (kind, small count, large count, concurrency, chunks per stream or 0): the
+#: counts are requests, or streams; stream_1 instead varies the chunks of its one stream.
 SCENARIOS = {
-    "chat_c1": ("chat", 50, 250, 1),
-    "stream_1": ("stream", 500, 2500, 1),
+    "chat_c1": ("chat", 50, 250, 1, 0),
+    "chat_c64": ("chat", 64, 320, 64, 0),
+    "stream_1": ("stream", 500, 2500, 1, 0),
+    "stream_c32": ("stream", 32, 160, 32, 50),
 }
 DRIVERS = ("httpx2", "aiohelicone")
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def count_instructions(port: int, kind: str, driver: str, backend: str, units: int) -> int:
-    """Instructions the client process executes for a whole run of ``units`` units."""
-    if kind == "chat":
-        shape = [f"--count={units}", "--concurrency=1"]
+def count_instructions(port: int, scenario: str, driver: str, backend: str, count: int) -> int:
+    """Instructions the client process executes for a whole run of ``count`` (see SCENARIOS)."""
+    kind, _, _, concurrency, chunks = SCENARIOS[scenario]
+    if kind == "stream" and not chunks:
+        shape = ["--count=1", f"--chunks={count}", "--concurrency=1"]
     else:
-        shape = ["--count=1", f"--chunks={units}", "--concurrency=1"]
+        shape = [f"--count={count}", f"--chunks={chunks or 50}", f"--concurrency={concurrency}"]
     cmd = [
         "valgrind",
         "--tool=callgrind",
@@ -74,15 +79,16 @@ def count_instructions(port: int, kind: str, driver: str, backend: str, units: i
 
 def per_unit(port: int, scenario: str, driver: str, backend: str) -> float:
     """Instructions per unit: the difference between a large and a small run, per unit."""
-    kind, small, large, _ = SCENARIOS[scenario]
-    low = count_instructions(port, kind, driver, backend, small)
-    high = count_instructions(port, kind, driver, backend, large)
-    return (high - low) / (large - small)
+    _, small, large, _, chunks = SCENARIOS[scenario]
+    low = count_instructions(port, scenario, driver, backend, small)
+    high = count_instructions(port, scenario, driver, backend, large)
+    units = (large - small) * (chunks + 1 if chunks else 1)  # + the usage chunk of a stream
+    return (high - low) / units
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(SCENARIOS), help="chat_c1,stream_1")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=", ".join(SCENARIOS))
     parser.add_argument("--backends", default="asyncio,trio")
     parser.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)))
     args = parser.parse_args(argv)
