@@ -405,7 +405,7 @@ class AsyncHelicone:
             request_id=call.request_id,
             retry_after=_retry.retry_after_seconds(raw.headers),
         )
-        error.helicone = HeliconeMetadata.from_headers(raw.headers, sent_request_id=call.request_id)
+        error.helicone = HeliconeMetadata._from_lowered(raw.headers, call.request_id)
         return error
 
     def _decode(self, raw: RawResponse, cls: type[M], call: _Call) -> M:

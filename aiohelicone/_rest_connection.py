@@ -140,7 +140,7 @@ class RestConnection:
             error = HeliconeAPIError(
                 str(data["error"]), status_code=raw.status_code, body=data, headers=raw.headers
             )
-            error.helicone = HeliconeMetadata.from_headers(raw.headers, sent_request_id=None)
+            error.helicone = HeliconeMetadata._from_lowered(raw.headers, None)
             raise error
         if isinstance(data, dict) and "data" in data:
             return data["data"]
