@@ -136,12 +136,12 @@ class _HookBuilder:
         # dict's keys, and answers of one kind share a few key sets: remember them.
         shapes: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
         ns["shapes"] = shapes
-        ns["learn"] = lambda d: _learn_shape(d, names, nullable, shapes)
+        ns["learn"] = lambda d, keys: _learn_shape(d, keys, names, nullable, shapes)
         lines += [
             "    keys = tuple(d)",
             "    shape = shapes.get(keys)",
             "    if shape is None:",
-            "        shape = learn(d)",
+            "        shape = learn(d, keys)",
             "    unknown, missing = shape",
             "    extra = {k: d[k] for k in unknown} if unknown else EMPTY",
         ]
@@ -255,14 +255,18 @@ _MAX_SHAPES = 64
 
 def _learn_shape(
     d: dict[str, Any],
+    keys: tuple[str, ...],
     names: frozenset[str],
     nullable: frozenset[str],
     shapes: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]],
 ) -> tuple[tuple[str, ...], frozenset[str]]:
     """The unknown keys of ``d`` and the nullable fields it lacks (remembered, up to a bound)."""
-    shape = (tuple(k for k in d if k not in names), nullable.difference(d) or _models._NONE_MISSING)
+    shape = (
+        tuple(k for k in keys if k not in names),
+        nullable.difference(d) or _models._NONE_MISSING,
+    )
     if len(shapes) < _MAX_SHAPES:
-        shapes[tuple(d)] = shape
+        shapes[keys] = shape
     return shape
 
 
