@@ -263,12 +263,13 @@ class Transport:
         the final header list is written directly (the client's headers, overridden by the
         call's), the URL is parsed once per path, and the body goes in as a ``ByteStream``.
         Returns None (use ``build_request``) when anything unusual is involved: query
-        parameters, cookies in the jar, or a header value that is not ASCII.
+        parameters, cookies in the jar, request event hooks (which may read
+        ``request.content``), or a header value that is not ASCII.
         """
         import httpx2
 
         client = self._client
-        if call.params or client.cookies:
+        if call.params or client.cookies or client.event_hooks["request"]:
             return None
         url = self._urls.get(call.path)
         if url is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx2
 import pytest
 
 from aiohelicone import APITimeoutError, AsyncHelicone
@@ -106,6 +107,26 @@ async def test_cookies_in_the_jar_are_sent(server: LoopbackServer, gateway: Fake
         client.http_client.cookies.set("lb", "node-3", domain="127.0.0.1")
         await client.chat.completions.create(model=MODEL, messages=MESSAGES)
     assert gateway.last_request.headers.get("cookie") == "lb=node-3"
+
+
+async def test_request_hooks_see_the_whole_request(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """An event hook added to the pool sees the body and headers that are sent."""
+    seen: list[httpx2.Request] = []
+
+    async def hook(request: httpx2.Request) -> None:
+        seen.append(request)
+
+    async with make_client(server) as client:
+        client.http_client.event_hooks["request"].append(hook)
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    (request,) = seen
+    assert request.content == gateway.last_request.body
+    assert (
+        request.headers["helicone-request-id"]
+        == gateway.last_request.headers["helicone-request-id"]
+    )
 
 
 async def test_models_list_is_a_bodiless_get(server: LoopbackServer, gateway: FakeGateway) -> None:
