@@ -389,12 +389,16 @@ class StreamingResponse:
         and is best effort: if they change, the first step still stops the upstream work and
         ``tests/test_streaming.py`` says so.
         """
-        import socket
-
+        if sys.meta_path is None:
+            return  # the interpreter is shutting down: imports fail, the OS closes the socket
+        # No import here either: an open connection means the socket module is loaded.
+        socket = sys.modules.get("socket")
         response = self._response
         stream = response.extensions.get("network_stream")
-        raw = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(raw, socket.socket):
+        raw = None
+        with contextlib.suppress(Exception):
+            raw = stream.get_extra_info("socket") if stream is not None else None
+        if socket is not None and isinstance(raw, socket.socket):
             with contextlib.suppress(OSError):
                 raw.shutdown(socket.SHUT_RDWR)
         pool_stream = _pool_stream(response)
