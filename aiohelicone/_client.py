@@ -29,6 +29,7 @@ from ._exceptions import (
     make_status_error,
 )
 from ._helicone import HeliconeOptions, resolve_helicone
+from ._json import loads_function
 from ._metadata import HeliconeMetadata
 from ._modelstring import ModelChain
 from ._resources import Chat, Completions, Embeddings, Models
@@ -505,7 +506,7 @@ def _parse_json(raw: RawResponse, request_id: str | None) -> Any:
             request_id=request_id,
         )
     try:
-        return json.loads(text)
+        return loads_function()(text)
     except ValueError as exc:
         excerpt = text[:200].decode("utf-8", errors="replace")
         ctype = raw.headers.get("content-type", "?")

@@ -48,6 +48,7 @@ from ._exceptions import (
     error_from_parsed,
     parse_error_data,
 )
+from ._json import loads_function
 from ._metadata import HeliconeMetadata
 from ._models import ChatCompletion, ChatCompletionChunk, Completion
 from ._sse import SSEDecodeError, SSEDecoder
@@ -157,6 +158,7 @@ class AsyncStream(Generic[T]):
         "_fallback_target",
         "_first_event",
         "_hook",
+        "_loads",
         "_pending",
         "_response",
         "_synthetic",
@@ -186,6 +188,7 @@ class AsyncStream(Generic[T]):
         self.helicone = helicone
         self._acc: ChatCompletionAccumulator | CompletionAccumulator
         self._hook: Callable[[Any], Any]
+        self._loads = loads_function()
         if kind == "chat":
             self._acc = ChatCompletionAccumulator()
             self._hook = structure_hook(ChatCompletionChunk)
@@ -316,7 +319,7 @@ class AsyncStream(Generic[T]):
 
     def _handle(self, data: str) -> None:
         try:
-            obj = json.loads(data)
+            obj = self._loads(data)
         except ValueError as exc:
             raise APIResponseValidationError(
                 f"A stream event is not valid JSON: {data[:200]!r}",

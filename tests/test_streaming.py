@@ -292,6 +292,18 @@ async def test_finish_reason_without_done_completes(
     assert final.choices[0].message.content == "Hi there"
 
 
+async def test_lone_surrogate_in_a_delta_is_kept(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """Half an emoji (a lone surrogate escape) in a delta is read, whichever JSON decoder."""
+    body = [chunk("smile \ud83d"), chunk("\ude00", finish="stop")]
+    gateway.script(MODEL, [RawResponse(200, body, content_type=SSE)])
+    stream = await open_stream(client)
+    final = await stream.get_final_completion()
+    # The same str json.loads gives: the two halves, as two code points.
+    assert final.choices[0].message.content == "smile \ud83d\ude00"
+
+
 async def test_last_event_without_blank_line_is_not_lost(
     client: AsyncHelicone, gateway: FakeGateway
 ) -> None:
