@@ -104,14 +104,22 @@ class RawHttpx2:
 
 
 class AioHelicone:
-    """aiohelicone's public API: ``client.chat.completions.create(...)``, typed results."""
+    """aiohelicone's public API: ``client.chat.completions.create(...)``, typed results.
+
+    It measures the default install, whose JSON decoder is the standard library's, even
+    when orjson happens to be installed here; ``aiohelicone-fast`` measures the ``fast``
+    extra (orjson).
+    """
 
     model = MODEL
+    fast = False
 
     def __init__(self, base_url: str, concurrency: int) -> None:
         import httpx2
 
         from aiohelicone import AsyncHelicone
+
+        _choose_json_decoder(fast=self.fast)
 
         limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._client = AsyncHelicone(
@@ -143,6 +151,28 @@ class AioHeliconeChain(AioHelicone):
     """
 
     model = "gpt-4o-mini/openai,claude-3.5-haiku/anthropic"
+
+
+class AioHeliconeFast(AioHelicone):
+    """aiohelicone with the ``fast`` extra: orjson decodes answers and stream chunks."""
+
+    fast = True
+
+
+def _choose_json_decoder(*, fast: bool) -> None:
+    # Benchmark-only: pin the decoder aiohelicone would pick with or without the extra.
+    try:
+        from aiohelicone import _json
+    except ImportError:
+        if fast:
+            raise  # an aiohelicone without the fast extra: skipped
+        return  # an aiohelicone from before it: the standard library already
+    if fast:
+        import orjson  # noqa: F401  (ImportError: skipped)
+
+        _json._LOADS = None  # resolved on first use, to orjson
+    else:
+        _json._LOADS = json.loads
 
 
 class OpenAIPython:
@@ -213,6 +243,7 @@ DRIVERS: dict[str, Callable[[str, int], Driver]] = {
     "httpx2": RawHttpx2,
     "aiohelicone": AioHelicone,
     "aiohelicone-chain": AioHeliconeChain,
+    "aiohelicone-fast": AioHeliconeFast,
     "aiohelicone-batch": AioHeliconeBatch,
     "openai": OpenAIPython,
 }

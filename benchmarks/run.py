@@ -35,7 +35,14 @@ from _affinity import pin_to_cpu
 
 HERE = Path(__file__).resolve().parent
 BASELINE = "httpx2"
-ALL_DRIVERS = ("httpx2", "aiohelicone", "aiohelicone-chain", "aiohelicone-batch", "openai")
+ALL_DRIVERS = (
+    "httpx2",
+    "aiohelicone",
+    "aiohelicone-fast",
+    "aiohelicone-chain",
+    "aiohelicone-batch",
+    "openai",
+)
 ASYNCIO_ONLY = frozenset({"openai"})
 IMPORT_MODULES = {"httpx2": "httpx2", "aiohelicone": "aiohelicone", "openai": "openai"}
 MIN_IMPORT_REPS = 7
@@ -71,7 +78,7 @@ SCENARIOS = {
             0,
             1,
             100,
-            drivers=("httpx2", "aiohelicone", "aiohelicone-chain", "openai"),
+            drivers=("httpx2", "aiohelicone", "aiohelicone-fast", "aiohelicone-chain", "openai"),
         ),
         Scenario(
             "chat_c64",
@@ -81,10 +88,21 @@ SCENARIOS = {
             0,
             64,
             320,
-            drivers=("httpx2", "aiohelicone", "aiohelicone-chain", "openai"),
+            drivers=("httpx2", "aiohelicone", "aiohelicone-fast", "aiohelicone-chain", "openai"),
         ),
         # A stream scenario takes a fraction of a second: each child measures several rounds.
-        Scenario("stream_1", "one stream of 5,000 chunks", "stream", 1, 5000, 1, 1, 500, rounds=5),
+        Scenario(
+            "stream_1",
+            "one stream of 5,000 chunks",
+            "stream",
+            1,
+            5000,
+            1,
+            1,
+            500,
+            rounds=5,
+            drivers=("httpx2", "aiohelicone", "aiohelicone-fast", "openai"),
+        ),
         Scenario(
             "stream_c32",
             "300 streams x 50 chunks, concurrency 32",
@@ -95,6 +113,7 @@ SCENARIOS = {
             64,
             50,
             rounds=3,
+            drivers=("httpx2", "aiohelicone", "aiohelicone-fast", "openai"),
         ),
         Scenario(
             "mem_c256",
@@ -197,6 +216,7 @@ def available_drivers(wanted: Iterable[str]) -> tuple[list[str], dict[str, str]]
         "httpx2": "import httpx2",
         "aiohelicone": "import aiohelicone; aiohelicone.AsyncHelicone",
         "aiohelicone-chain": "import aiohelicone; aiohelicone.AsyncHelicone",
+        "aiohelicone-fast": "import aiohelicone._json, orjson",
         "aiohelicone-batch": "import aiohelicone; aiohelicone.AsyncHelicone; aiohelicone.run_batch",
         "openai": "import openai; openai.AsyncOpenAI",
     }
