@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import anyio
 import httpx2
 import pytest
 
 from aiohelicone import APIConnectionError, APITimeoutError, AsyncHelicone, _retry
-from aiohelicone.testing import Delay, FakeGateway, LoopbackServer, Reply, Reset, Stall, serve
+from aiohelicone.testing import Delay, FakeGateway, LoopbackServer, Reply, Reset, Stall
 
 pytestmark = pytest.mark.anyio
 
@@ -22,17 +22,6 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 def no_waits() -> Iterator[None]:
     with _retry.waits_disabled():
         yield
-
-
-@pytest.fixture
-def gateway() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-async def server(gateway: FakeGateway) -> AsyncIterator[LoopbackServer]:
-    async with serve(gateway) as running:
-        yield running
 
 
 def make_client(server: LoopbackServer, **kwargs: object) -> AsyncHelicone:

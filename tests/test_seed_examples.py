@@ -61,11 +61,6 @@ def no_waits() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def gateway() -> FakeGateway:
-    return FakeGateway()
-
-
 def test_every_seed_example_has_a_twin() -> None:
     """examples/seed holds one script per example of the seed's LiteLLM page."""
     assert EXAMPLES == [

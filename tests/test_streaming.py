@@ -36,7 +36,6 @@ from aiohelicone.testing import (
     Stall,
     ToolCall,
     TruncatedStream,
-    serve,
 )
 
 pytestmark = pytest.mark.anyio
@@ -68,12 +67,6 @@ def no_waits() -> Iterator[None]:
 @pytest.fixture
 async def gateway() -> FakeGateway:
     return FakeGateway()
-
-
-@pytest.fixture
-async def server(gateway: FakeGateway) -> AsyncIterator[LoopbackServer]:
-    async with serve(gateway) as running:
-        yield running
 
 
 @pytest.fixture

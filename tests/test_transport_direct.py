@@ -9,30 +9,17 @@ still handled.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx2
 import pytest
 
 from aiohelicone import APITimeoutError, AsyncHelicone
-from aiohelicone.testing import Delay, FakeGateway, LoopbackServer, Reply, serve
+from aiohelicone.testing import Delay, FakeGateway, LoopbackServer, Reply
 
 pytestmark = pytest.mark.anyio
 
 MODEL = "gpt-4o-mini/openai"
 MESSAGES = [{"role": "user", "content": "hi"}]
 KEY = "sk-helicone-direct"
-
-
-@pytest.fixture
-def gateway() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-async def server(gateway: FakeGateway) -> AsyncIterator[LoopbackServer]:
-    async with serve(gateway) as running:
-        yield running
 
 
 def make_client(server: LoopbackServer, **kwargs: object) -> AsyncHelicone:
@@ -50,6 +37,7 @@ async def test_plain_request_headers(server: LoopbackServer, gateway: FakeGatewa
     assert seen.headers["content-type"] == "application/json"
     assert seen.headers["content-length"] == str(len(seen.body))
     assert seen.headers["user-agent"].startswith("aiohelicone/")
+    assert answer.helicone is not None
     assert seen.headers["helicone-request-id"] == answer.helicone.request_id
     assert not any(", " in seen.headers[name] for name in ("accept", "user-agent", "host"))
 
