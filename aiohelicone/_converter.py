@@ -301,7 +301,8 @@ def _fill_lines(cls: type, values: list[tuple[str, str]], ns: dict[str, Any]) ->
     ns["new"] = object.__new__
     lines = ["    o = new(cls)"]
     for name, value in values:
-        ns[f"set_{name}"] = cls.__dict__[name].__set__
+        slot = next(k.__dict__[name] for k in cls.__mro__ if name in k.__dict__)
+        ns[f"set_{name}"] = slot.__set__
         lines.append(f"    set_{name}(o, {value})")
     return [*lines, "    return o"]
 
