@@ -1,7 +1,7 @@
 """JSON decoding for the hot paths: orjson when it is installed (the ``fast`` extra).
 
 On the benchmark machine orjson parsed a typical stream chunk about four times faster than
-``json.loads``, and took about a fifth off aiohelicone's client CPU per streamed chunk
+``json.loads``, and took about 15% off aiohelicone's client CPU per streamed chunk
 (README, Performance). It is stricter than the standard library: it refuses ``NaN`` and
 ``Infinity``, lone UTF-16 surrogates (which a model can emit mid-emoji) and nesting past
 1,024 levels. A text orjson refuses is therefore handed to ``json.loads``: what both accept
