@@ -79,7 +79,18 @@ class RawResponse:
 
 
 _MAX_CACHED_URLS = 32
-_STREAM_HEADERS = [(b"accept", b"text/event-stream"), (b"accept-encoding", b"identity")]
+_STREAM_HEADERS = {"accept": "text/event-stream", "accept-encoding": "identity"}
+
+
+def _request_headers(call: Outgoing, stream: bool) -> dict[str, str]:
+    """What a request adds to the pool's headers: body and stream headers, then the call's."""
+    headers: dict[str, str] = {}
+    if call.content is not None:
+        headers["content-type"] = "application/json"
+    if stream:
+        headers.update(_STREAM_HEADERS)
+    headers.update(call.headers)
+    return headers
 
 
 def plain_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -276,15 +287,13 @@ class Transport:
             url = httpx2.URL(f"{self.base_url}/{call.path}")
             if len(self._urls) < _MAX_CACHED_URLS:  # the gateway's few endpoints
                 self._urls[call.path] = url
-        own = call.headers
         content = call.content
         ours: list[tuple[bytes, bytes]] = [(b"host", url.netloc)]
         try:
-            if stream:
-                ours += _STREAM_HEADERS
-            if content is not None:
-                ours.append((b"content-type", b"application/json"))
-            ours += [(k.encode("ascii"), v.encode("ascii")) for k, v in own.items()]
+            ours += [
+                (k.encode("ascii"), v.encode("ascii"))
+                for k, v in _request_headers(call, stream).items()
+            ]
         except UnicodeEncodeError:
             return None
         taken = {name for name, _ in ours}
@@ -302,13 +311,7 @@ class Transport:
         )
 
     def _built_request(self, call: Outgoing, stream: bool) -> httpx2.Request:
-        headers = dict(self._headers)
-        if call.content is not None:
-            headers["content-type"] = "application/json"
-        if stream:
-            headers["accept"] = "text/event-stream"
-            headers["accept-encoding"] = "identity"
-        headers.update(call.headers)
+        headers = {**self._headers, **_request_headers(call, stream)}
         timeout = call.stream_timeout if stream else call.timeout
         return self._client.build_request(
             call.method,

@@ -54,6 +54,22 @@ async def test_stream_request_headers(server: LoopbackServer, gateway: FakeGatew
     assert seen.headers["accept-encoding"] == "identity"
 
 
+async def test_call_headers_override_stream_headers(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """An Accept given for a stream replaces the stream's own, instead of being sent twice."""
+    async with make_client(server) as client:
+        stream = await client.chat.completions.create(
+            model=MODEL,
+            messages=MESSAGES,
+            stream=True,
+            extra_headers={"Accept": "text/event-stream; charset=utf-8"},
+        )
+        async with stream:
+            assert [chunk async for chunk in stream]
+    assert gateway.last_request.headers["accept"] == "text/event-stream; charset=utf-8"
+
+
 async def test_call_headers_override_client_headers(
     server: LoopbackServer, gateway: FakeGateway
 ) -> None:
