@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["fast_loads_available", "loads_function"]
+__all__ = ["loads_function"]
 
 Loads = Callable[[str | bytes], Any]
 
@@ -58,8 +58,3 @@ def loads_function() -> Loads:
     if _LOADS is None:
         _LOADS = _resolve()
     return _LOADS
-
-
-def fast_loads_available() -> bool:
-    """Whether orjson is installed and used (``pip install 'aiohelicone[fast]'``)."""
-    return loads_function() is not json.loads

@@ -31,7 +31,6 @@ def test_orjson_is_used_when_installed() -> None:
     pytest.importorskip("orjson")
     assert FAST is not json.loads
     assert loads_function() is not json.loads
-    assert _json.fast_loads_available()
 
 
 def test_without_orjson_the_standard_library_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
