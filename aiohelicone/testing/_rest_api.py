@@ -351,7 +351,10 @@ class RestAPI:
         groups: dict[str, list[Row]] = {}
         for row in self._rows(bodies=False):
             session = row.data["properties"].get("Helicone-Session-Id")
-            if session and start <= row.created <= end and matches(body.get("filter", "all"), row):
+            # The window is in whole milliseconds, as the server stores times: a request made
+            # in the same millisecond as the query's "now" is inside it.
+            created = math.floor(row.created * 1000) / 1000
+            if session and start <= created <= end and matches(body.get("filter", "all"), row):
                 groups.setdefault(session, []).append(row)
         results = []
         for session, rows in groups.items():
@@ -400,7 +403,12 @@ class RestAPI:
         groups: dict[str, list[Row]] = {}
         for row in self._rows(bodies=False):
             user = row.data["request_user_id"]
-            if user and start <= row.created <= end and matches(body.get("filter", "all"), row):
+            # Whole seconds here (this endpoint's window is in seconds).
+            if (
+                user
+                and start <= math.floor(row.created) <= end
+                and matches(body.get("filter", "all"), row)
+            ):
                 groups.setdefault(user, []).append(row)
         users = []
         for user, rows in groups.items():
