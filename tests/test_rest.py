@@ -14,6 +14,7 @@ from aiohelicone import (
     AsyncHelicone,
     AuthenticationError,
     HeliconeAPIError,
+    HeliconeMetadata,
     HeliconeOptions,
     InternalServerError,
     InvalidInputError,
@@ -132,9 +133,50 @@ def test_request_id_of_refuses_objects_without_an_id() -> None:
         request_id_of(object())  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="non-empty"):
         request_id_of("")
-    with pytest.raises(InvalidInputError, match="whitespace"):
-        request_id_of("a b")
-    assert request_id_of("a/b") == "a%2Fb"
+    assert request_id_of("5f0e4a3c-0000-4000-8000-000000000000").startswith("5f0e4a3c")
+    assert request_id_of("req_1.a~b-c") == "req_1.a~b-c"
+
+
+BAD_REQUEST_IDS = [".", "..", "...", "a/b", "../v1", "a b", "a%2e", "a?b", "é", "x" * 257, "\x00"]
+
+
+@pytest.mark.parametrize("bad", BAD_REQUEST_IDS)
+@pytest.mark.parametrize("method", ["feedback", "score", "set_property", "get"])
+async def test_unsafe_request_ids_are_refused_before_sending(
+    client: AsyncHelicone, gateway: FakeGateway, method: str, bad: str
+) -> None:
+    """Dot-segments and characters needing escapes never reach a URL: nothing is sent."""
+    calls = {
+        "feedback": lambda ref: client.requests.feedback(ref, True),
+        "score": lambda ref: client.requests.score(ref, {"a": 1}),
+        "set_property": lambda ref: client.requests.set_property(ref, "k", "v"),
+        "get": lambda ref: client.requests.get(ref),
+    }
+    with pytest.raises(InvalidInputError) as refused:
+        await calls[method](bad)
+    assert refused.value.field == "request_id"
+    # An id taken from a result's metadata (the server's Helicone-Id) is checked the same way.
+    with pytest.raises(InvalidInputError):
+        await calls[method](HeliconeMetadata(request_id=bad))
+    assert gateway.requests == []
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", " s", "s\n", "\x7f", "é"])
+async def test_unsafe_session_ids_are_refused_before_sending(
+    client: AsyncHelicone, gateway: FakeGateway, bad: str
+) -> None:
+    """sessions.feedback() refuses dot-segments and text no header could carry."""
+    with pytest.raises(InvalidInputError) as refused:
+        await client.sessions.feedback(bad, True)
+    assert refused.value.field == "session_id"
+    assert gateway.requests == []
+
+
+async def test_session_ids_are_percent_encoded(client: AsyncHelicone, gateway: FakeGateway) -> None:
+    """A session id with spaces, '?' or '#' is one escaped path segment."""
+    await client.sessions.feedback("my session?#1", True)
+    assert gateway.rest.session_feedback == {"my session?#1": True}
+    assert rest_calls(gateway)[0].path == "/v1/session/my session?#1/feedback"
 
 
 async def test_scores_accept_ints_and_bools(client: AsyncHelicone, gateway: FakeGateway) -> None:
