@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
@@ -610,6 +612,34 @@ async def test_pager_stops_when_an_endpoint_ignores_limit() -> None:
     sessions = await mock_client(handler).sessions.query(page_size=2).to_list()
     assert [s.session_id for s in sessions] == [f"s{i}" for i in range(5)]
     assert len(calls) == 1
+
+
+async def test_pagers_stop_when_the_server_ignores_offset(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """A page that repeats the previous one ends every query instead of looping forever."""
+    ticks = itertools.count(1_800_000_000)
+    gateway.rest.wall_clock = lambda: float(next(ticks))
+    for index in range(7):
+        await send(client, 1, helicone=HeliconeOptions(user_id=f"u{index}", session_id=f"s{index}"))
+    gateway.rest.ignore_offset = True
+    pagers: list[Any] = [
+        client.requests.query(page_size=3),
+        client.sessions.query(page_size=3, until=datetime.fromtimestamp(1_900_000_000, UTC)),
+        client.users.metrics(page_size=3),
+    ]
+    for pager in pagers:
+        with anyio.fail_after(5):
+            rows = await pager.to_list()
+        assert len(rows) == 3  # the first page, once
+        assert pager.pages_fetched == 2
+    # With a limit the repeat comes back shorter (a prefix of the previous page): also caught.
+    limited = client.requests.query(page_size=3, limit=5)
+    with anyio.fail_after(5):
+        assert len(await limited.to_list()) == 3
+    assert limited.pages_fetched == 2
+    gateway.rest.ignore_offset = False
+    assert len(await client.requests.query(page_size=3).to_list()) == 7
 
 
 async def test_not_a_list_is_a_validation_error() -> None:
