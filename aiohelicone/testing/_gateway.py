@@ -299,20 +299,38 @@ class FakeGateway:
         self._limiter.clear()
 
     def serve(
-        self, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        header_timeout: float | None = 10.0,
+        max_header_size: int = 64 * 1024,
+        max_body_size: int = 32 * 1024 * 1024,
     ) -> AbstractAsyncContextManager[LoopbackServer]:
         """Serve this gateway on a loopback port: ``async with gateway.serve() as server``.
 
         Args:
             host: the address to bind.
             port: the port; 0 picks a free one (see ``server.url``).
+            header_timeout, max_header_size, max_body_size: the server's limits (see
+                :func:`aiohelicone.testing.serve`).
 
         Returns:
             An async context manager yielding the running :class:`LoopbackServer`.
+
+        Raises:
+            ValueError: a limit is not positive (when entered).
         """
         from ._server import serve
 
-        return serve(self, host=host, port=port)
+        return serve(
+            self,
+            host=host,
+            port=port,
+            header_timeout=header_timeout,
+            max_header_size=max_header_size,
+            max_body_size=max_body_size,
+        )
 
     # -- ASGI -------------------------------------------------------------------------------
 
