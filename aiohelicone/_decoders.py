@@ -209,12 +209,10 @@ class BrotliDecoder:
         try:
             if obj.is_finished():
                 raise DecodingError(self.coding, "data after the end of the compressed stream")
+            # Empty input drains what a full buffer held back, until nothing is left.
             piece = obj.process(data, output_buffer_limit=_BROTLI_LIMIT)
-            while True:
-                if piece:
-                    out.append(piece)
-                if obj.can_accept_more_data():
-                    break
+            while piece:
+                out.append(piece)
                 piece = obj.process(b"", output_buffer_limit=_BROTLI_LIMIT)
         except self._error as exc:
             raise _corrupt(self.coding, exc) from exc

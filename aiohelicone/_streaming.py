@@ -331,9 +331,10 @@ class AsyncStream(Generic[T]):
 
     def _decoding_cut(self, exc: ContentDecodingError) -> StreamTruncatedError:
         """A compressed body that broke mid-stream: a cut stream, with what arrived."""
+        problem = getattr(exc.__cause__, "problem", exc.message)
         return StreamTruncatedError(
-            f"The stream's {exc.encoding} body could not be decoded after "
-            f"{self._acc.chunks} chunks: {exc.message}",
+            f"The stream ended after {self._acc.chunks} chunks: its {exc.encoding!r} body "
+            f"could not be decoded further: {problem}.",
             partial=self._acc.result(),
             chunks=self._acc.chunks,
             request_id=self.request_id,

@@ -487,8 +487,7 @@ class StreamingResponse:
     def _decoding_error(self, exc: DecodingError, *, unsupported: bool) -> ContentDecodingError:
         status = self._response.status_code
         return ContentDecodingError(
-            f"The gateway answered {status} with a body in the {exc.coding!r} content "
-            f"coding that could not be decoded: {exc.problem}.",
+            f"Could not decode the answer's {exc.coding!r} body (HTTP {status}): {exc.problem}.",
             encoding=exc.coding,
             unsupported=unsupported,
             status_code=status,

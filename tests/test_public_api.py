@@ -77,7 +77,15 @@ def test_import_is_cheap_and_quiet() -> None:
     assert done.returncode == 0, done.stderr
 
 
-PURE_MODULES = ["_sse", "_helicone", "_header_values", "_metadata", "_modelstring", "_exceptions"]
+PURE_MODULES = [
+    "_sse",
+    "_decoders",
+    "_helicone",
+    "_header_values",
+    "_metadata",
+    "_modelstring",
+    "_exceptions",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
