@@ -462,8 +462,6 @@ class StreamingResponse:
         return chunk
 
     async def _next_decoded(self, chunks: Any, decoder: Decoder) -> bytes | None:
-        from ._decoders import DecodingError
-
         pending = self._pending
         while not pending:
             if self._ended:
@@ -477,7 +475,12 @@ class StreamingResponse:
                 map_transport_error(exc, self._request_id)
             try:
                 pieces = decoder.flush() if self._ended else decoder.decode(raw)
-            except DecodingError as exc:
+            except Exception as exc:
+                # Imported here, not per chunk: only a failing body pays for it.
+                from ._decoders import DecodingError
+
+                if not isinstance(exc, DecodingError):
+                    raise
                 self._ended = True
                 raise self._decoding_error(exc, unsupported=False) from exc
             pending.extend(pieces)
