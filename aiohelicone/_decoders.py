@@ -27,6 +27,7 @@ Errors are :class:`DecodingError` (corrupt or truncated data) and its subclass
 from __future__ import annotations
 
 import functools
+import sys
 import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -291,13 +292,14 @@ def _brotli() -> Any:
 
 @functools.cache
 def _zstd() -> Any:
+    # Only the stdlib's module on 3.14+: before that, "compression" may be anyone's package.
     try:
-        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        try:
+        if sys.version_info >= (3, 14):
+            from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+        else:
             from backports import zstd  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return None
+    except ImportError:
+        return None
     return zstd
 
 

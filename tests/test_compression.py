@@ -36,6 +36,7 @@ from aiohelicone.testing import (
     RawResponse,
     Reply,
     TruncatedStream,
+    fake_client,
 )
 
 pytestmark = pytest.mark.anyio
@@ -375,3 +376,37 @@ async def test_one_byte_tcp_writes_of_a_compressed_stream(
         streamed, chunks = await stream_text(client)
     assert streamed == text + " "
     assert chunks == len(text.split(" ")) + 1
+
+
+# -- the fake's options ----------------------------------------------------------------------
+
+
+async def test_the_in_process_transport_is_decoded_too() -> None:
+    """fake_client (httpx2's ASGITransport, no socket) gets decoded answers and streams."""
+    gateway = FakeGateway(compress="gzip", responder=TEXT)
+    async with fake_client(gateway) as client:
+        answer = await client.chat.completions.create(model=MODEL, messages=ask())
+        text, _ = await stream_text(client)
+    assert answer.choices[0].message.content == text == TEXT
+
+
+async def test_a_header_override_labels_the_body() -> None:
+    """``header=`` sends another name: ``x-gzip`` is read as gzip, a wrong label is corrupt."""
+    gateway = FakeGateway()
+    gateway.script("*", [Compressed("gzip", header="x-gzip"), Compressed("gzip", header="br")])
+    async with gateway.serve() as server, make_client(server.url) as client:
+        answer = await client.chat.completions.create(model=MODEL, messages=ask())
+        with pytest.raises(ContentDecodingError) as caught:
+            await client.chat.completions.create(model=MODEL, messages=ask())
+    assert answer.choices[0].message.content == "You said: hi"
+    assert (caught.value.encoding, caught.value.unsupported) == ("br", False)
+
+
+def test_the_fakes_compression_options_are_checked() -> None:
+    """Unknown codings, corruptions and write sizes are refused when the fake is set up."""
+    with pytest.raises(ValueError, match="snappy"):
+        FakeGateway(compress="snappy")
+    with pytest.raises(ValueError, match="corrupt"):
+        Compressed("gzip", corrupt="scramble")
+    with pytest.raises(ValueError, match="write_size"):
+        Compressed("gzip", write_size=0)
