@@ -8,6 +8,7 @@ byte per TCP send. Everything runs on asyncio and trio.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from aiohelicone.testing import (
     LoopbackServer,
     RawResponse,
     Reply,
+    Stall,
     TruncatedStream,
     fake_client,
 )
@@ -410,3 +412,17 @@ def test_the_fakes_compression_options_are_checked() -> None:
         Compressed("gzip", corrupt="scramble")
     with pytest.raises(ValueError, match="write_size"):
         Compressed("gzip", write_size=0)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+async def test_compressed_chunks_arrive_before_the_body_ends(coding: str) -> None:
+    """Nothing waits for the whole body: chunks sent before a stall are read during it."""
+    gateway = FakeGateway()
+    gateway.script("*", [Compressed(coding, then=Stall(math.inf, after_chunks=2))])
+    async with gateway.serve() as server, make_client(server.url) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=ask(), stream=True)
+        async with stream:
+            with anyio.fail_after(10):  # a guard against a hang, not a timing assertion
+                first = [await stream.__anext__(), await stream.__anext__()]
+    assert first[1].choices[0].delta.content == "You"
+    assert gateway.last_request.completed_at is None  # the server was still stalling
