@@ -20,6 +20,7 @@ Names follow openai-python so that existing ``except`` clauses carry over::
         │       ├── StreamIdleTimeoutError         too long between two events
         │       └── StreamDeadlineError            the whole stream took too long
         ├── APIResponseValidationError         an answer that is not what the API promises
+        │   └── ContentDecodingError           its Content-Encoding is unknown here, or corrupt
         ├── StreamTruncatedError               the stream ended before it was complete
         ├── StreamInterruptedError             a fallback stream failed after yielding content
         └── FallbackExhaustedError             every target of a fallback chain failed
@@ -49,6 +50,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ContentDecodingError",
     "ErrorDetail",
     "FallbackExhaustedError",
     "HeliconeError",
@@ -274,6 +276,38 @@ class APIResponseValidationError(APIError):
         self.status_code = status_code
         self.body = body
         super().__init__(message, request_id=request_id)
+
+
+class ContentDecodingError(APIResponseValidationError):
+    """The answer's body could not be decoded from its ``Content-Encoding``.
+
+    Either the answer names a coding this installation cannot decode (``unsupported``:
+    e.g. ``snappy``, or ``br`` without the ``compression`` extra), or the compressed data is
+    corrupt or cut short (a bad gzip trailer, a truncated deflate stream). It is never
+    retried: the same answer would come back the same way. A stream whose compressed body
+    breaks after it started raises :class:`StreamTruncatedError` with what arrived instead,
+    with this error as its ``__cause__``.
+
+    Attributes:
+        encoding: the content coding at fault, as the answer named it (``"gzip"``).
+        unsupported: True when the coding is not one this client decodes (then the body
+            was not read), False when the data was corrupt.
+        status_code: the HTTP status of the answer.
+        body: None (the raw body is binary and is not kept).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        encoding: str,
+        unsupported: bool,
+        status_code: int,
+        request_id: str | None = None,
+    ) -> None:
+        self.encoding = encoding
+        self.unsupported = unsupported
+        super().__init__(message, status_code=status_code, body=None, request_id=request_id)
 
 
 class StreamTruncatedError(APIError):

@@ -13,6 +13,13 @@ Guarantees, each tested over a real loopback socket on asyncio and trio:
 - A body that ends before ``[DONE]`` while some choice has no ``finish_reason`` raises
   :class:`StreamTruncatedError` with what arrived; a body that ends after every choice
   finished (without ``[DONE]``, as some gateways do) completes normally.
+- A compressed body (a proxy compressed it although streams ask for ``identity``) is
+  decoded piece by piece as it arrives (``_transport.py``). One whose compressed data
+  breaks (a bad gzip trailer, a truncated deflate stream) raises
+  :class:`StreamTruncatedError` with what was decoded before, and the
+  :class:`ContentDecodingError` naming the coding as its cause: a careful caller already
+  handles a cut stream, and this is one. A coding the client cannot decode at all raises
+  :class:`ContentDecodingError` before the first chunk.
 - An ``{"error": ...}`` event raises the status error that error implies (``in_stream=True``);
   a corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
 - A 200 that is not ``text/event-stream`` is read as a normal answer: an error body raises,
@@ -40,6 +47,7 @@ from ._exceptions import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    ContentDecodingError,
     StreamDeadlineError,
     StreamFirstEventTimeoutError,
     StreamIdleTimeoutError,
@@ -259,6 +267,10 @@ class AsyncStream(Generic[T]):
                 chunk = await self._read_within_deadline(response)
         except (TimeoutError, APIConnectionError) as exc:
             raise self._read_error(exc) from exc
+        except ContentDecodingError as exc:
+            if exc.unsupported:
+                raise  # nothing was read: the coding itself is the problem
+            raise self._decoding_cut(exc) from exc
         if chunk is None:
             self._end_of_body()
             return
@@ -314,6 +326,17 @@ class AsyncStream(Generic[T]):
             )
         return APIConnectionError(
             f"The connection broke after {self._acc.chunks} chunks: {exc.message}",
+            request_id=self.request_id,
+        )
+
+    def _decoding_cut(self, exc: ContentDecodingError) -> StreamTruncatedError:
+        """A compressed body that broke mid-stream: a cut stream, with what arrived."""
+        problem = getattr(exc.__cause__, "problem", exc.message)
+        return StreamTruncatedError(
+            f"The stream ended after {self._acc.chunks} chunks: its {exc.encoding!r} body "
+            f"could not be decoded further: {problem}.",
+            partial=self._acc.result(),
+            chunks=self._acc.chunks,
             request_id=self.request_id,
         )
 

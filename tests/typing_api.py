@@ -80,3 +80,7 @@ async def usage() -> None:
     except aiohelicone.RateLimitError as exc:
         assert_type(exc.retry_after, float | None)
         assert_type(exc.status_code, int)
+    except aiohelicone.ContentDecodingError as exc:
+        assert_type(exc.encoding, str)
+        assert_type(exc.unsupported, bool)
+        assert_type(exc.status_code, int)
