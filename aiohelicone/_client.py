@@ -28,6 +28,7 @@ from ._exceptions import (
     InvalidInputError,
     make_status_error,
 )
+from ._header_values import check_headers, check_secret
 from ._helicone import HeliconeOptions, resolve_helicone
 from ._json import loads_function
 from ._metadata import HeliconeMetadata
@@ -36,7 +37,7 @@ from ._resources import Chat, Completions, Embeddings, Models
 from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
 from ._streaming import StreamTimeouts
-from ._transport import RawResponse, Transport, default_timeout, make_timeout
+from ._transport import RawResponse, Transport, check_url, default_timeout, make_timeout
 
 if TYPE_CHECKING:
     import httpx2
@@ -164,16 +165,20 @@ class AsyncHelicone:
             )
         if not isinstance(api_key, str):
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
-        _check_header_value("api_key", api_key)
+        # As strictly as Helicone option values: a key the HTTP layer refuses would come
+        # back inside its error message, whole.
+        check_secret("api_key", api_key)
         if provider_api_key is not None:
-            _check_header_value("provider_api_key", provider_api_key)
+            check_secret("provider_api_key", provider_api_key)
         if base_url is None:
             base_url = os.environ.get("HELICONE_BASE_URL") or DEFAULT_BASE_URL
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
+        check_url("base_url", base_url)
         rest_url = resolve_rest_base_url(rest_base_url, region, api_key)
+        check_url("rest_base_url", rest_url)
         if helicone is not None and not isinstance(helicone, HeliconeOptions):
             raise TypeError(f"helicone must be HeliconeOptions, got {type(helicone).__name__}")
+        if default_headers is not None:
+            default_headers = check_headers("default_headers", default_headers)
         policy = retry_policy or RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=_check_retries(max_retries))
@@ -319,16 +324,23 @@ class AsyncHelicone:
             body_user=body.get("user") if body is not None else None,
         )
         headers = resolved.headers
-        if extra_headers:
-            headers = dict(headers)
-            for name, value in extra_headers.items():
-                _check_header_value(f"extra_headers[{name!r}]", value)
-                headers[name.lower()] = value
+        if extra_headers is not None:
+            checked = check_headers("extra_headers", extra_headers)
+            if checked:
+                headers = {**headers, **checked}
+        if extra_query is not None:
+            _check_query(extra_query)
+        if stream_timeouts is not None and not isinstance(stream_timeouts, StreamTimeouts):
+            raise InvalidInputError(
+                "stream_timeouts",
+                f"must be a StreamTimeouts, not {type(stream_timeouts).__name__}",
+            )
         content = None
         if body is not None:
             if resolved.body_metadata is not None:
                 body["metadata"] = resolved.body_metadata
-            if extra_body:
+            if extra_body is not None:
+                _check_extra_body(extra_body)
                 body.update(extra_body)
             content = _encode(body)
         retry = self._retry
@@ -526,12 +538,38 @@ def _with_read_timeout(timeout: httpx2.Timeout | None, read: float) -> httpx2.Ti
     return httpx2.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
 
 
-def _check_header_value(field: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidInputError(field, f"must be a str, got {type(value).__name__}")
-    if not value.isascii() or any(c in value for c in "\r\n\x00"):
-        # The value may be a secret: never echo it.
-        raise InvalidInputError(field, "contains characters not allowed in an HTTP header")
+_QUERY_SCALARS = (str, int, float, bool)
+
+
+def _check_query(query: object) -> None:
+    """``extra_query``: str keys, values of the types a query string can say."""
+    if not isinstance(query, Mapping):
+        raise InvalidInputError(
+            "extra_query", f"must be a mapping of str to values, not {type(query).__name__}"
+        )
+    for key, value in query.items():
+        if not isinstance(key, str):
+            raise InvalidInputError("extra_query", f"keys must be str, got {type(key).__name__}")
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            # None is sent as an empty value by httpx2; anything else would go out as its
+            # str(), an object's repr included.
+            if item is not None and not isinstance(item, _QUERY_SCALARS):
+                raise InvalidInputError(
+                    f"extra_query[{key!r}]",
+                    f"must be a str, int, float, bool or None (or a list of them), "
+                    f"not {type(item).__name__}",
+                )
+
+
+def _check_extra_body(extra_body: object) -> None:
+    if not isinstance(extra_body, Mapping):
+        raise InvalidInputError(
+            "extra_body", f"must be a mapping of str to values, not {type(extra_body).__name__}"
+        )
+    for key in extra_body:
+        if not isinstance(key, str):
+            raise InvalidInputError("extra_body", f"keys must be str, got {type(key).__name__}")
 
 
 def _check_retries(value: object) -> int:

@@ -24,8 +24,10 @@ Decisions worth knowing:
   ``user`` field (the gateway falls back to it), and ``s=<name>`` needs the property
   ``<name>`` (case-insensitive). Without them the gateway silently does not limit, so this
   is refused when headers are resolved.
-- ``Authorization``, ``Helicone-Auth`` and framing headers are refused in ``extra_headers``:
-  keys belong to the client (options show up in reprs), framing to the transport.
+- ``Authorization``, ``Helicone-Auth`` and framing headers are refused in ``extra_headers``
+  (``_header_values.FORBIDDEN_HEADERS``, the same check as per-call ``extra_headers`` and the
+  client's ``default_headers``): keys belong to the client (options show up in reprs),
+  framing to the transport.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from ._header_values import (
     check_non_negative_number,
     check_policy,
     check_property,
+    check_request_header,
     check_request_id,
     choice_checker,
     format_number,
@@ -85,37 +88,18 @@ REQUEST_ID_HEADER = "Helicone-Request-Id"
 PROPERTY_PREFIX = "Helicone-Property-"
 _PROPERTY_PREFIX_LOWER = PROPERTY_PREFIX.lower()
 
-# Headers that options must not smuggle in: secrets belong to the client, framing to httpx2.
-_FORBIDDEN_EXTRA = frozenset(
-    {
-        "authorization",
-        "helicone-auth",
-        "content-length",
-        "content-type",
-        "host",
-        "transfer-encoding",
-        "connection",
-    }
-)
-
 
 def _check_extra_header(label: str, name: object, value: object) -> None:
     # Here, not with the other checks (_header_values.py): it needs the options' header table.
     check_header_name(label, name)
     assert isinstance(name, str)
     lower = name.lower()
-    if lower in _FORBIDDEN_EXTRA:
-        raise InvalidInputError(
-            label,
-            f"{name!r} cannot be set through Helicone options: pass keys to the client "
-            "(options appear in reprs and logs), and leave framing headers to the transport",
-        )
     if lower in _OPTION_BY_HEADER or lower.startswith(_PROPERTY_PREFIX_LOWER):
         field = _OPTION_BY_HEADER[lower][0] if lower in _OPTION_BY_HEADER else "properties"
         raise InvalidInputError(
             label, f"{name!r} has a typed option; use HeliconeOptions({field}=...) instead"
         )
-    check_header_value(label, value, allow_empty=True)
+    check_request_header(label, name, value)
 
 
 # ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 from ._arguments import (
     add_prompt_fields,
     add_sampling,
+    flag,
     integer,
     message_list,
     model_chain,
@@ -272,6 +273,7 @@ class ChatCompletions(_Resource):
         add_prompt_fields(
             body, prompt_id=prompt_id, version_id=version_id, environment=environment, inputs=inputs
         )
+        stream = flag("stream", stream)
         if stream:
             body["stream"] = True
         add_sampling(
@@ -461,6 +463,7 @@ class Completions(_Resource):
             raise InvalidInputError("prompt", "must be a str or a list of str")
         plan, wire = self._route(model_chain(model), fallback, fallback_deadline)
         body: dict[str, Any] = {"model": wire, "prompt": prompt_value}
+        stream = flag("stream", stream)
         if stream:
             body["stream"] = True
         add_sampling(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import attrs
 
-from ._exceptions import APIConnectionError, APITimeoutError, HeliconeError
+from ._exceptions import APIConnectionError, APITimeoutError, HeliconeError, InvalidInputError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ __all__ = [
     "RawResponse",
     "Transport",
     "TimeoutArg",
+    "check_url",
     "plain_headers",
 ]
 
@@ -136,6 +137,29 @@ def map_transport_error(exc: Exception, request_id: str | None) -> NoReturn:
             f"Connection error: {type(exc).__name__}: {exc}".rstrip(": "), request_id=request_id
         ) from exc
     raise exc
+
+
+def check_url(field: str, url: str) -> None:
+    """Refuse a base URL httpx2 would reject later, on the first request, with a raw error.
+
+    Raises:
+        InvalidInputError: not http(s), not parseable (``http://[::1/v1``), no host, or a
+            port outside 1-65535 (asyncio would fail the connect with an ``OverflowError``
+            inside an exception group).
+    """
+    import httpx2
+
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidInputError(field, f"must be an http(s) URL, got {url!r}")
+    try:
+        parsed = httpx2.URL(url)
+        port = parsed.port
+    except (httpx2.InvalidURL, ValueError) as exc:
+        raise InvalidInputError(field, f"is not a valid URL: {exc}") from None
+    if not parsed.host:
+        raise InvalidInputError(field, f"has no host: {url!r}")
+    if port is not None and not 0 < port < 65536:
+        raise InvalidInputError(field, f"port {port} is outside 1-65535")
 
 
 def make_timeout(value: Any) -> httpx2.Timeout:
