@@ -36,6 +36,8 @@ from ._modelstring import ModelChain
 from ._resources import Chat, Completions, Embeddings, Models
 from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
+from ._secrets import is_registered, scrub
+from ._secrets import register as register_secrets
 from ._streaming import StreamTimeouts
 from ._transport import RawResponse, Transport, check_url, default_timeout, make_timeout
 
@@ -179,6 +181,10 @@ class AsyncHelicone:
             raise TypeError(f"helicone must be HeliconeOptions, got {type(helicone).__name__}")
         if default_headers is not None:
             default_headers = check_headers("default_headers", default_headers)
+        # Masked in every error built from now on (see _secrets.py).
+        register_secrets(
+            self, (api_key, provider_api_key, helicone.posthog_key if helicone else None)
+        )
         policy = retry_policy or RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=_check_retries(max_retries))
@@ -346,7 +352,7 @@ class AsyncHelicone:
         retry = self._retry
         if max_retries is not None:
             retry = attrs.evolve(retry, max_retries=_check_retries(max_retries))
-        return _Call(
+        call = _Call(
             method=method,
             path=path,
             content=content,
@@ -357,6 +363,10 @@ class AsyncHelicone:
             retry=retry,
             stream_timeouts=stream_timeouts or self._stream_defaults,
         )
+        posthog = headers.get(_POSTHOG_HEADER) or headers.get(_POSTHOG_HEADER_LOWER)
+        if posthog is not None and not is_registered(posthog):
+            register_secrets(call, (posthog,))  # a key of this call only: masked while it runs
+        return call
 
     async def _with_retries(self, call: _Call, once: Callable[[], Awaitable[R]]) -> R:
         """Run ``once`` until it succeeds, a failure is final, or retries run out."""
@@ -411,14 +421,17 @@ class AsyncHelicone:
         return call.stream_timeouts
 
     def _status_error(self, raw: RawResponse, call: _Call) -> APIStatusError:
+        # The error scrubs its own message, body and headers (_exceptions.py); the metadata
+        # keeps the response headers too, and a server may echo a key there.
+        headers = scrub(raw.headers)
         error = make_status_error(
             raw.status_code,
             raw.content,
-            raw.headers,
+            headers,
             request_id=call.request_id,
-            retry_after=_retry.retry_after_seconds(raw.headers),
+            retry_after=_retry.retry_after_seconds(headers),
         )
-        error.helicone = HeliconeMetadata._from_lowered(raw.headers, call.request_id)
+        error.helicone = HeliconeMetadata._from_lowered(headers, call.request_id)
         return error
 
     def _decode(self, raw: RawResponse, cls: type[M], call: _Call) -> M:
@@ -538,6 +551,8 @@ def _with_read_timeout(timeout: httpx2.Timeout | None, read: float) -> httpx2.Ti
     return httpx2.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
 
 
+_POSTHOG_HEADER = "Helicone-Posthog-Key"
+_POSTHOG_HEADER_LOWER = _POSTHOG_HEADER.lower()
 _QUERY_SCALARS = (str, int, float, bool)
 
 

@@ -73,6 +73,7 @@ from ._header_values import RateLimitPolicy as RateLimitPolicy
 from ._metadata import CacheInfo as CacheInfo
 from ._metadata import HeliconeMetadata as HeliconeMetadata
 from ._metadata import RateLimitInfo as RateLimitInfo
+from ._secrets import mask
 
 __all__ = [
     "CacheInfo",
@@ -116,10 +117,11 @@ def _run_check(instance: Any, attribute: attrs.Attribute[Any], value: object) ->
         attribute.metadata[_META_CHECK](f"helicone.{attribute.name}", value)
 
 
-def _option(header: str, check: Check, render: Render, parse: FromMeta) -> Any:
+def _option(header: str, check: Check, render: Render, parse: FromMeta, *, repr: Any = True) -> Any:
     return attrs.field(
         default=None,
         validator=_run_check,
+        repr=repr,
         metadata={
             _META_CHECK: check,
             _META_HEADER: header,
@@ -131,6 +133,11 @@ def _option(header: str, check: Check, render: Render, parse: FromMeta) -> Any:
 
 def _str_option(header: str) -> Any:
     return _option(header, check_header_value, str, meta_str)
+
+
+def _secret_repr(value: str | None) -> str:
+    # Options show up in logs; the key's first characters are enough to tell keys apart.
+    return "None" if value is None else repr(mask(value))
 
 
 def _bool_option(header: str) -> Any:
@@ -232,7 +239,8 @@ class HeliconeOptions:
         llm_security_enabled: ``Helicone-LLM-Security-Enabled`` (prompt-injection check).
         llm_security_advanced: ``Helicone-LLM-Security-Advanced`` (adds Llama Guard).
         moderations_enabled: ``Helicone-Moderations-Enabled``.
-        posthog_key: ``Helicone-Posthog-Key``.
+        posthog_key: ``Helicone-Posthog-Key`` (masked in the repr, and in errors of the
+            clients and calls using it, as ``phc_ab...***``).
         posthog_host: ``Helicone-Posthog-Host``.
         token_limit_handler: ``Helicone-Token-Limit-Exception-Handler``.
         stream_force_format: ``Helicone-Stream-Force-Format``.
@@ -299,7 +307,9 @@ class HeliconeOptions:
     llm_security_enabled: bool | None = _bool_option("Helicone-LLM-Security-Enabled")
     llm_security_advanced: bool | None = _bool_option("Helicone-LLM-Security-Advanced")
     moderations_enabled: bool | None = _bool_option("Helicone-Moderations-Enabled")
-    posthog_key: str | None = _str_option("Helicone-Posthog-Key")
+    posthog_key: str | None = _option(
+        "Helicone-Posthog-Key", check_header_value, str, meta_str, repr=_secret_repr
+    )
     posthog_host: str | None = _str_option("Helicone-Posthog-Host")
     token_limit_handler: Literal["truncate", "middle-out", "fallback"] | None = _option(
         "Helicone-Token-Limit-Exception-Handler",

@@ -226,8 +226,8 @@ class Transport:
             "accept": "application/json",
             "user-agent": _USER_AGENT,
             **{k.lower(): v for k, v in (default_headers or {}).items()},
-            **auth_headers,
         }
+        auth = {k.lower(): v for k, v in auth_headers.items()}
         self._owns_client = http_client is None
         # Our own pool carries the fixed headers, so requests can be built directly for it.
         self._direct = http_client is None
@@ -235,8 +235,12 @@ class Transport:
         self._urls: dict[str, httpx2.URL] = {}
         if http_client is None:
             # Our own pool carries the fixed headers itself, so a request adds only its own
-            # (httpx2 merges per-request headers over the client's, one by one).
-            self._headers: dict[str, str] = {}
+            # (httpx2 merges per-request headers over the client's, one by one). The keys are
+            # not among them: httpx2's Headers repr masks only Authorization, and the pool's
+            # headers are public (client.http_client.headers), so they are added per request,
+            # right after the pool's, where they used to sit: the bytes sent are the same.
+            self._headers: dict[str, str] = auth
+            self._auth_raw = [(k.encode("ascii"), v.encode("ascii")) for k, v in auth.items()]
             self._client = httpx2.AsyncClient(
                 headers=headers,
                 timeout=timeout,
@@ -244,7 +248,8 @@ class Transport:
                 follow_redirects=False,
             )
         else:
-            self._headers = headers
+            self._headers = {**headers, **auth}
+            self._auth_raw = []
             self._client = http_client
 
     @property
@@ -322,6 +327,7 @@ class Transport:
             return None
         taken = {name for name, _ in ours}
         headers = [item for item in client.headers.raw if item[0].lower() not in taken]
+        headers += self._auth_raw
         headers += ours
         if content is not None:
             headers.append((b"content-length", str(len(content)).encode()))
