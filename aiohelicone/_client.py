@@ -358,7 +358,7 @@ class AsyncHelicone:
             content=content,
             headers=headers,
             request_id=resolved.request_id,
-            timeout=None if timeout == "default" else make_timeout(timeout),
+            timeout=_call_timeout(timeout),
             params=extra_query,
             retry=retry,
             stream_timeouts=stream_timeouts or self._stream_defaults,
@@ -554,6 +554,16 @@ def _with_read_timeout(timeout: httpx2.Timeout | None, read: float) -> httpx2.Ti
 _POSTHOG_HEADER = "Helicone-Posthog-Key"
 _POSTHOG_HEADER_LOWER = _POSTHOG_HEADER.lower()
 _QUERY_SCALARS = (str, int, float, bool)
+
+
+def _call_timeout(value: object) -> httpx2.Timeout | None:
+    """A per-call ``timeout=`` (None: the client's)."""
+    if isinstance(value, str) and value == "default":
+        return None
+    try:
+        return make_timeout(value)
+    except TypeError as exc:
+        raise InvalidInputError("timeout", str(exc).removeprefix("timeout ")) from None
 
 
 def _check_query(query: object) -> None:
