@@ -103,6 +103,8 @@ class AsyncHelicone:
 
     Args:
         api_key: the Helicone API key; defaults to the ``HELICONE_API_KEY`` environment variable.
+            It, ``provider_api_key`` and the options' ``posthog_key`` are masked
+            (``sk-hel...***``) in every error, whatever a server echoes back.
         base_url: the gateway URL; defaults to ``HELICONE_BASE_URL``, then
             ``https://ai-gateway.helicone.ai/v1``.
         timeout: seconds for every phase, an ``httpx2.Timeout``, or None for no timeout.
@@ -112,7 +114,8 @@ class AsyncHelicone:
             ``max_retries`` when that is given explicitly).
         http_client: an ``httpx2.AsyncClient`` to use as it is (never closed by us).
         limits: an ``httpx2.Limits`` for the pool we create.
-        default_headers: headers sent with every request.
+        default_headers: headers sent with every request (checked as
+            ``HeliconeOptions.extra_headers`` are: no auth or framing headers).
         helicone: default :class:`HeliconeOptions` for every call (per-call options win).
         provider_api_key: legacy-proxy auth (``oai.helicone.ai`` and friends): the Helicone key
             is then sent as ``Helicone-Auth: Bearer <api_key>`` and this key as
@@ -135,6 +138,10 @@ class AsyncHelicone:
 
     Raises:
         HeliconeError: no API key was given and ``HELICONE_API_KEY`` is not set.
+        InvalidInputError: a key is not header-safe (control characters, whitespace at
+            either end; the key is never echoed), a URL is malformed or its port out of
+            range, or ``default_headers`` holds a header the checks refuse (see
+            ``HeliconeOptions.extra_headers``).
         TypeError: ``http_client`` is not an ``httpx2.AsyncClient`` (or another argument has
             the wrong type).
     """

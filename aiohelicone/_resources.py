@@ -241,7 +241,9 @@ class ChatCompletions(_Resource):
             metadata: Helicone header names (LiteLLM style) become headers; other keys stay
                 in the body's ``metadata``.
             helicone: per-call :class:`HeliconeOptions`, merged over the client's.
-            extra_headers, extra_query, extra_body: added to the request as they are.
+            extra_headers, extra_query, extra_body: added to the request. Headers are
+                checked as ``HeliconeOptions.extra_headers`` are (no auth or framing
+                headers); query values are str, int, float, bool or None (or lists).
             timeout: per-call timeout (seconds, ``httpx2.Timeout`` or None).
             max_retries: per-call retry count (each target of a chain gets it).
             stream_timeouts: per-call :class:`StreamTimeouts` for ``stream=True``.

@@ -109,7 +109,8 @@ def _apply_released() -> None:
 def _rebuild() -> None:
     global _table
     by_head: dict[str, list[tuple[str, str]]] = {}
-    for secret in _counts:
+    # Longest first: where two secrets match the same run, the longer one's mask is shown.
+    for secret in sorted(_counts, key=len, reverse=True):
         shown = mask(secret)
         for form in _quoted_forms(secret):
             by_head.setdefault(form[:_MATCHED], []).append((form, shown))
