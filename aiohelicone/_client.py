@@ -36,8 +36,8 @@ from ._modelstring import ModelChain
 from ._resources import Chat, Completions, Embeddings, Models
 from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
-from ._secrets import is_registered, scrub
 from ._secrets import register as register_secrets
+from ._secrets import scrub
 from ._streaming import StreamTimeouts
 from ._transport import RawResponse, Transport, check_url, default_timeout, make_timeout
 
@@ -188,10 +188,10 @@ class AsyncHelicone:
             raise TypeError(f"helicone must be HeliconeOptions, got {type(helicone).__name__}")
         if default_headers is not None:
             default_headers = check_headers("default_headers", default_headers)
-        # Masked in every error built from now on (see _secrets.py).
-        register_secrets(
-            self, (api_key, provider_api_key, helicone.posthog_key if helicone else None)
-        )
+        # Masked in every error built from now on (see _secrets.py), while this client lives.
+        secrets = (api_key, provider_api_key, helicone.posthog_key if helicone else None)
+        self._secrets = {secret for secret in secrets if secret is not None}
+        register_secrets(self, secrets)
         policy = retry_policy or RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=_check_retries(max_retries))
@@ -371,8 +371,11 @@ class AsyncHelicone:
             stream_timeouts=stream_timeouts or self._stream_defaults,
         )
         posthog = headers.get(_POSTHOG_HEADER) or headers.get(_POSTHOG_HEADER_LOWER)
-        if posthog is not None and not is_registered(posthog):
-            register_secrets(call, (posthog,))  # a key of this call only: masked while it runs
+        if posthog is not None and posthog not in self._secrets:
+            # A key given to one call: owned by the client, since a stream's error events
+            # arrive after the prepared call is gone.
+            self._secrets.add(posthog)
+            register_secrets(self, (posthog,))
         return call
 
     async def _with_retries(self, call: _Call, once: Callable[[], Awaitable[R]]) -> R:

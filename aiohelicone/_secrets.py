@@ -4,7 +4,7 @@ A server may echo the request's headers in an error body (``{"error": "bad key",
 "headers": {"authorization": "Bearer sk-..."}}``, a plain-text debug page), and that body
 becomes ``str(exc)``, ``exc.body``, a batch output line and the CLI's error line. So every
 client registers its own secrets here when it is built (``api_key``, ``provider_api_key``,
-the ``posthog_key`` of its options; a call registers a ``posthog_key`` of its own while it is
+the ``posthog_key`` of its options, and a ``posthog_key`` a call brings when it is
 prepared), and ``_exceptions.py`` passes every error's message, body and headers through
 :func:`scrub` when the error is built. The registry is process-wide, not per client, because
 errors are built in places that do not know their client (stream events, REST answers,

@@ -290,9 +290,22 @@ async def test_per_call_posthog_key_is_masked(echo_gateway: FakeGateway) -> None
         from_metadata = await chat_error(
             client, "json401", metadata={"Helicone-Posthog-Key": call_key + "-meta"}
         )
+        stream = await client.chat.completions.create(
+            model=MODEL,
+            messages=MESSAGES,
+            stream=True,
+            helicone=HeliconeOptions(posthog_key=call_key + "-stream"),
+            extra_headers={"X-Echo": "stream"},
+        )
+        gc.collect()  # the prepared call is gone; the error event is still to come
+        with pytest.raises(APIStatusError) as in_stream:
+            async with stream:
+                async for _ in stream:
+                    pass
     assert echo_gateway.requests[0].headers["helicone-posthog-key"] == call_key
     assert_hidden(visible(error), call_key)
     assert_hidden(visible(from_metadata), call_key + "-meta")
+    assert_hidden(visible(in_stream.value), call_key + "-stream")
 
 
 @pytest.mark.anyio
