@@ -444,15 +444,14 @@ def threaded_echo() -> Iterator[tuple[FakeGateway, LoopbackServer]]:
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 @settings(
-    max_examples=12,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    keys=st.tuples(_KEY_SHAPES, _KEY_SHAPES, _KEY_SHAPES).filter(
-        # Three different keys, none the start of another (they would mask each other).
-        lambda ks: len({k[:12] for k in ks}) == 3 or len(set(ks)) == 3
-    ),
+    # Three different keys (a Helicone key, a provider key, a posthog key); they may share
+    # their first characters, as two sk-helicone- keys do.
+    keys=st.tuples(_KEY_SHAPES, _KEY_SHAPES, _KEY_SHAPES).filter(lambda ks: len(set(ks)) == 3),
     stage=st.sampled_from(_STAGES),
     pad=st.integers(0, 520),
 )
