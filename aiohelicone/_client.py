@@ -28,6 +28,7 @@ from ._exceptions import (
     InvalidInputError,
     make_status_error,
 )
+from ._header_values import check_headers, check_secret
 from ._helicone import HeliconeOptions, resolve_helicone
 from ._json import loads_function
 from ._metadata import HeliconeMetadata
@@ -35,8 +36,10 @@ from ._modelstring import ModelChain
 from ._resources import Chat, Completions, Embeddings, Models
 from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
+from ._secrets import register as register_secrets
+from ._secrets import scrub
 from ._streaming import StreamTimeouts
-from ._transport import RawResponse, Transport, default_timeout, make_timeout
+from ._transport import RawResponse, Transport, check_url, default_timeout, make_timeout
 
 if TYPE_CHECKING:
     import httpx2
@@ -100,6 +103,8 @@ class AsyncHelicone:
 
     Args:
         api_key: the Helicone API key; defaults to the ``HELICONE_API_KEY`` environment variable.
+            It, ``provider_api_key`` and the options' ``posthog_key`` are masked
+            (``sk-hel...***``) in every error, whatever a server echoes back.
         base_url: the gateway URL; defaults to ``HELICONE_BASE_URL``, then
             ``https://ai-gateway.helicone.ai/v1``.
         timeout: seconds for every phase, an ``httpx2.Timeout``, or None for no timeout.
@@ -109,7 +114,8 @@ class AsyncHelicone:
             ``max_retries`` when that is given explicitly).
         http_client: an ``httpx2.AsyncClient`` to use as it is (never closed by us).
         limits: an ``httpx2.Limits`` for the pool we create.
-        default_headers: headers sent with every request.
+        default_headers: headers sent with every request (checked as
+            ``HeliconeOptions.extra_headers`` are: no auth or framing headers).
         helicone: default :class:`HeliconeOptions` for every call (per-call options win).
         provider_api_key: legacy-proxy auth (``oai.helicone.ai`` and friends): the Helicone key
             is then sent as ``Helicone-Auth: Bearer <api_key>`` and this key as
@@ -132,6 +138,10 @@ class AsyncHelicone:
 
     Raises:
         HeliconeError: no API key was given and ``HELICONE_API_KEY`` is not set.
+        InvalidInputError: a key is not header-safe (control characters, whitespace at
+            either end; the key is never echoed), a URL is malformed or its port out of
+            range, or ``default_headers`` holds a header the checks refuse (see
+            ``HeliconeOptions.extra_headers``).
         TypeError: ``http_client`` is not an ``httpx2.AsyncClient`` (or another argument has
             the wrong type).
     """
@@ -164,16 +174,24 @@ class AsyncHelicone:
             )
         if not isinstance(api_key, str):
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
-        _check_header_value("api_key", api_key)
+        # As strictly as Helicone option values: a key the HTTP layer refuses would come
+        # back inside its error message, whole.
+        check_secret("api_key", api_key)
         if provider_api_key is not None:
-            _check_header_value("provider_api_key", provider_api_key)
+            check_secret("provider_api_key", provider_api_key)
         if base_url is None:
             base_url = os.environ.get("HELICONE_BASE_URL") or DEFAULT_BASE_URL
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
+        check_url("base_url", base_url)
         rest_url = resolve_rest_base_url(rest_base_url, region, api_key)
+        check_url("rest_base_url", rest_url)
         if helicone is not None and not isinstance(helicone, HeliconeOptions):
             raise TypeError(f"helicone must be HeliconeOptions, got {type(helicone).__name__}")
+        if default_headers is not None:
+            default_headers = check_headers("default_headers", default_headers)
+        # Masked in every error built from now on (see _secrets.py), while this client lives.
+        secrets = (api_key, provider_api_key, helicone.posthog_key if helicone else None)
+        self._secrets = {secret for secret in secrets if secret is not None}
+        register_secrets(self, secrets)
         policy = retry_policy or RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=_check_retries(max_retries))
@@ -319,32 +337,46 @@ class AsyncHelicone:
             body_user=body.get("user") if body is not None else None,
         )
         headers = resolved.headers
-        if extra_headers:
-            headers = dict(headers)
-            for name, value in extra_headers.items():
-                _check_header_value(f"extra_headers[{name!r}]", value)
-                headers[name.lower()] = value
+        if extra_headers is not None:
+            checked = check_headers("extra_headers", extra_headers)
+            if checked:
+                headers = {**headers, **checked}
+        if extra_query is not None:
+            _check_query(extra_query)
+        if stream_timeouts is not None and not isinstance(stream_timeouts, StreamTimeouts):
+            raise InvalidInputError(
+                "stream_timeouts",
+                f"must be a StreamTimeouts, not {type(stream_timeouts).__name__}",
+            )
         content = None
         if body is not None:
             if resolved.body_metadata is not None:
                 body["metadata"] = resolved.body_metadata
-            if extra_body:
+            if extra_body is not None:
+                _check_extra_body(extra_body)
                 body.update(extra_body)
             content = _encode(body)
         retry = self._retry
         if max_retries is not None:
             retry = attrs.evolve(retry, max_retries=_check_retries(max_retries))
-        return _Call(
+        call = _Call(
             method=method,
             path=path,
             content=content,
             headers=headers,
             request_id=resolved.request_id,
-            timeout=None if timeout == "default" else make_timeout(timeout),
+            timeout=_call_timeout(timeout),
             params=extra_query,
             retry=retry,
             stream_timeouts=stream_timeouts or self._stream_defaults,
         )
+        posthog = headers.get(_POSTHOG_HEADER) or headers.get(_POSTHOG_HEADER_LOWER)
+        if posthog is not None and posthog not in self._secrets:
+            # A key given to one call: owned by the client, since a stream's error events
+            # arrive after the prepared call is gone.
+            self._secrets.add(posthog)
+            register_secrets(self, (posthog,))
+        return call
 
     async def _with_retries(self, call: _Call, once: Callable[[], Awaitable[R]]) -> R:
         """Run ``once`` until it succeeds, a failure is final, or retries run out."""
@@ -399,14 +431,17 @@ class AsyncHelicone:
         return call.stream_timeouts
 
     def _status_error(self, raw: RawResponse, call: _Call) -> APIStatusError:
+        # The error scrubs its own message, body and headers (_exceptions.py); the metadata
+        # keeps the response headers too, and a server may echo a key there.
+        headers = scrub(raw.headers)
         error = make_status_error(
             raw.status_code,
             raw.content,
-            raw.headers,
+            headers,
             request_id=call.request_id,
-            retry_after=_retry.retry_after_seconds(raw.headers),
+            retry_after=_retry.retry_after_seconds(headers),
         )
-        error.helicone = HeliconeMetadata._from_lowered(raw.headers, call.request_id)
+        error.helicone = HeliconeMetadata._from_lowered(headers, call.request_id)
         return error
 
     def _decode(self, raw: RawResponse, cls: type[M], call: _Call) -> M:
@@ -526,12 +561,50 @@ def _with_read_timeout(timeout: httpx2.Timeout | None, read: float) -> httpx2.Ti
     return httpx2.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
 
 
-def _check_header_value(field: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidInputError(field, f"must be a str, got {type(value).__name__}")
-    if not value.isascii() or any(c in value for c in "\r\n\x00"):
-        # The value may be a secret: never echo it.
-        raise InvalidInputError(field, "contains characters not allowed in an HTTP header")
+_POSTHOG_HEADER = "Helicone-Posthog-Key"
+_POSTHOG_HEADER_LOWER = _POSTHOG_HEADER.lower()
+_QUERY_SCALARS = (str, int, float, bool)
+
+
+def _call_timeout(value: object) -> httpx2.Timeout | None:
+    """A per-call ``timeout=`` (None: the client's)."""
+    if isinstance(value, str) and value == "default":
+        return None
+    try:
+        return make_timeout(value)
+    except TypeError as exc:
+        raise InvalidInputError("timeout", str(exc).removeprefix("timeout ")) from None
+
+
+def _check_query(query: object) -> None:
+    """``extra_query``: str keys, values of the types a query string can say."""
+    if not isinstance(query, Mapping):
+        raise InvalidInputError(
+            "extra_query", f"must be a mapping of str to values, not {type(query).__name__}"
+        )
+    for key, value in query.items():
+        if not isinstance(key, str):
+            raise InvalidInputError("extra_query", f"keys must be str, got {type(key).__name__}")
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            # None is sent as an empty value by httpx2; anything else would go out as its
+            # str(), an object's repr included.
+            if item is not None and not isinstance(item, _QUERY_SCALARS):
+                raise InvalidInputError(
+                    f"extra_query[{key!r}]",
+                    f"must be a str, int, float, bool or None (or a list of them), "
+                    f"not {type(item).__name__}",
+                )
+
+
+def _check_extra_body(extra_body: object) -> None:
+    if not isinstance(extra_body, Mapping):
+        raise InvalidInputError(
+            "extra_body", f"must be a mapping of str to values, not {type(extra_body).__name__}"
+        )
+    for key in extra_body:
+        if not isinstance(key, str):
+            raise InvalidInputError("extra_body", f"keys must be str, got {type(key).__name__}")
 
 
 def _check_retries(value: object) -> int:

@@ -27,7 +27,9 @@ Names follow openai-python so that existing ``except`` clauses carry over::
 
 Errors carry structure (status, request id, body, gateway error details) and build their
 message from it. Nothing here imports httpx2: the one place where httpx2 exceptions become
-these is ``_transport.py``. The API key never appears in any message or attribute.
+these is ``_transport.py``. The API key never appears in any message or attribute: every
+error passes its message, body and headers through ``_secrets.scrub`` when it is built, so a
+key a server echoes back is masked (``sk-hel...***``) whichever path built the error.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from ._secrets import scrub, scrub_text
 
 if TYPE_CHECKING:
     from ._metadata import HeliconeMetadata
@@ -119,6 +123,7 @@ class APIError(HeliconeError):
     helicone: HeliconeMetadata | None = None
 
     def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        message = scrub_text(message)
         self.message = message
         self.request_id = request_id
         super().__init__(message)
@@ -160,8 +165,8 @@ class APIStatusError(APIError):
     ) -> None:
         self.status_code = status_code
         self.retry_after = retry_after
-        self.body = body
-        self.headers: Mapping[str, str] = dict(headers or {})
+        self.body = scrub(body)
+        self.headers: Mapping[str, str] = scrub(dict(headers or {}))
         self.code = code
         self.type = type
         self.param = param
@@ -178,7 +183,7 @@ class APIStatusError(APIError):
                 for d in details
             )
         super().__init__(text, request_id=request_id)
-        self.message = message
+        self.message = scrub_text(message)
 
 
 class BadRequestError(APIStatusError):
@@ -274,7 +279,7 @@ class APIResponseValidationError(APIError):
         request_id: str | None = None,
     ) -> None:
         self.status_code = status_code
-        self.body = body
+        self.body = scrub(body)
         super().__init__(message, request_id=request_id)
 
 
@@ -453,7 +458,8 @@ def parse_error_body(raw: bytes, status_code: int) -> ParsedErrorBody:
       ``{"error": ..., "message": ...}`` or ``{"message": ...}``;
     - plain text or HTML (errors raised before routing): kept as text.
     """
-    text = raw.decode("utf-8", errors="replace")
+    # Scrubbed before the excerpt is cut, so that the cut cannot fall inside a key.
+    text = scrub_text(raw.decode("utf-8", errors="replace"))
     try:
         data: object = json.loads(text) if text.strip() else None
     except ValueError:
@@ -466,6 +472,8 @@ def parse_error_body(raw: bytes, status_code: int) -> ParsedErrorBody:
 
 def parse_error_data(data: Mapping[str, Any]) -> ParsedErrorBody:
     """Read an error body that is already decoded JSON (an object); see parse_error_body."""
+    # A key may be JSON-escaped in the raw text (a quote in it): scrub the decoded strings.
+    data = scrub(data)
     error = data.get("error")
     if isinstance(error, dict):
         details = tuple(

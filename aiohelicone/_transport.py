@@ -31,6 +31,7 @@ from ._exceptions import (
     APITimeoutError,
     ContentDecodingError,
     HeliconeError,
+    InvalidInputError,
 )
 from ._version import __version__
 
@@ -48,6 +49,7 @@ __all__ = [
     "RawResponse",
     "Transport",
     "TimeoutArg",
+    "check_url",
     "plain_headers",
 ]
 
@@ -154,6 +156,29 @@ def map_transport_error(exc: Exception, request_id: str | None) -> NoReturn:
     raise exc
 
 
+def check_url(field: str, url: str) -> None:
+    """Refuse a base URL httpx2 would reject later, on the first request, with a raw error.
+
+    Raises:
+        InvalidInputError: not http(s), not parseable (``http://[::1/v1``), no host, or a
+            port outside 1-65535 (asyncio would fail the connect with an ``OverflowError``
+            inside an exception group).
+    """
+    import httpx2
+
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidInputError(field, f"must be an http(s) URL, got {url!r}")
+    try:
+        parsed = httpx2.URL(url)
+        port = parsed.port
+    except (httpx2.InvalidURL, ValueError) as exc:
+        raise InvalidInputError(field, f"is not a valid URL: {exc}") from None
+    if not parsed.host:
+        raise InvalidInputError(field, f"has no host: {url!r}")
+    if port is not None and not 0 < port < 65536:
+        raise InvalidInputError(field, f"port {port} is outside 1-65535")
+
+
 def make_timeout(value: Any) -> httpx2.Timeout:
     """Turn a timeout argument into an ``httpx2.Timeout``; None means no timeout at all."""
     import httpx2
@@ -222,8 +247,8 @@ class Transport:
             "accept-encoding": accept_encoding(),
             "user-agent": _USER_AGENT,
             **{k.lower(): v for k, v in (default_headers or {}).items()},
-            **auth_headers,
         }
+        auth = {k.lower(): v for k, v in auth_headers.items()}
         self._owns_client = http_client is None
         # Our own pool carries the fixed headers, so requests can be built directly for it.
         self._direct = http_client is None
@@ -231,8 +256,12 @@ class Transport:
         self._urls: dict[str, httpx2.URL] = {}
         if http_client is None:
             # Our own pool carries the fixed headers itself, so a request adds only its own
-            # (httpx2 merges per-request headers over the client's, one by one).
-            self._headers: dict[str, str] = {}
+            # (httpx2 merges per-request headers over the client's, one by one). The keys are
+            # not among them: httpx2's Headers repr masks only Authorization, and the pool's
+            # headers are public (client.http_client.headers), so they are added per request,
+            # right after the pool's, where they used to sit: the bytes sent are the same.
+            self._headers: dict[str, str] = auth
+            self._auth_raw = [(k.encode("ascii"), v.encode("ascii")) for k, v in auth.items()]
             self._client = httpx2.AsyncClient(
                 headers=headers,
                 timeout=timeout,
@@ -240,7 +269,8 @@ class Transport:
                 follow_redirects=False,
             )
         else:
-            self._headers = headers
+            self._headers = {**headers, **auth}
+            self._auth_raw = []
             self._client = http_client
 
     @property
@@ -340,6 +370,7 @@ class Transport:
             return None
         taken = {name for name, _ in ours}
         headers = [item for item in client.headers.raw if item[0].lower() not in taken]
+        headers += self._auth_raw
         headers += ours
         if content is not None:
             headers.append((b"content-length", str(len(content)).encode()))

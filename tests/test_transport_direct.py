@@ -290,3 +290,29 @@ async def test_the_pools_timeout_applies_to_direct_requests(
     async with make_client(server, timeout=0.2) as client:
         with pytest.raises(APITimeoutError):
             await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+
+
+async def test_auth_headers_are_sent_where_they_were(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """The keys are no pool headers, yet each request sends them once, right after the pool's
+    own headers, on the direct path and on build_request's (query parameters) alike."""
+    async with make_client(server, provider_api_key="sk-openai-direct-0123456789") as client:
+        assert "helicone-auth" not in client.http_client.headers
+        assert "authorization" not in client.http_client.headers
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_query={"q": 1})
+    direct, built = gateway.requests
+    assert list(direct.headers) == list(built.headers)
+    assert list(direct.headers)[:8] == [
+        "host",
+        "connection",
+        "accept",
+        "accept-encoding",
+        "user-agent",
+        "helicone-auth",
+        "authorization",
+        "content-type",
+    ]
+    assert direct.headers["helicone-auth"] == built.headers["helicone-auth"] == f"Bearer {KEY}"
+    assert direct.headers["authorization"] == "Bearer sk-openai-direct-0123456789"
