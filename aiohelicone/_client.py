@@ -26,7 +26,9 @@ from ._exceptions import (
     APIStatusError,
     HeliconeError,
     InvalidInputError,
+    error_in_answer,
     make_status_error,
+    reports_error,
 )
 from ._helicone import HeliconeOptions, resolve_helicone
 from ._json import loads_function
@@ -411,6 +413,8 @@ class AsyncHelicone:
 
     def _decode(self, raw: RawResponse, cls: type[M], call: _Call) -> M:
         data = _parse_json(raw, call.request_id)
+        if type(data) is dict and "error" in data and reports_error(data):
+            raise self._error_in_body(data, raw, call)
         try:
             result = structure(data, cls)
         except ShapeError as exc:
@@ -423,6 +427,17 @@ class AsyncHelicone:
         meta = HeliconeMetadata._from_lowered(raw.headers, call.request_id)
         object.__setattr__(result, "helicone", meta)
         return result
+
+    def _error_in_body(self, data: dict[str, Any], raw: RawResponse, call: _Call) -> APIStatusError:
+        """The status error a 2xx answer's ``{"error": {...}}`` body reports (``in_body``)."""
+        error = error_in_answer(
+            data,
+            raw.headers,
+            request_id=call.request_id,
+            retry_after=_retry.retry_after_seconds(raw.headers),
+        )
+        error.helicone = HeliconeMetadata._from_lowered(raw.headers, call.request_id)
+        return error
 
     async def _request(self, cls: type[M], call: _Call) -> M:
         raw = await self._send(call)

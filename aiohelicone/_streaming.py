@@ -13,8 +13,9 @@ Guarantees, each tested over a real loopback socket on asyncio and trio:
 - A body that ends before ``[DONE]`` while some choice has no ``finish_reason`` raises
   :class:`StreamTruncatedError` with what arrived; a body that ends after every choice
   finished (without ``[DONE]``, as some gateways do) completes normally.
-- An ``{"error": ...}`` event raises the status error that error implies (``in_stream=True``);
-  a corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
+- An event whose ``error`` is not null (and that has no ``choices``) raises the status error
+  that error implies (``in_stream=True``); ``"error": null``, as in some usage chunks, is no
+  error. A corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
 - A 200 that is not ``text/event-stream`` is read as a normal answer: an error body raises,
   a completion is delivered as chunks; it is never an empty "successful" stream.
 """
@@ -45,8 +46,8 @@ from ._exceptions import (
     StreamIdleTimeoutError,
     StreamInterruptedError,
     StreamTruncatedError,
-    error_from_parsed,
-    parse_error_data,
+    error_in_answer,
+    reports_error,
 )
 from ._json import loads_function
 from ._metadata import HeliconeMetadata
@@ -94,45 +95,6 @@ class StreamTimeouts:
     first_event: float | None = attrs.field(default=None, validator=_positive_or_none)
     idle: float | None = attrs.field(default=None, validator=_positive_or_none)
     total: float | None = attrs.field(default=None, validator=_positive_or_none)
-
-
-# -- in-stream errors ----------------------------------------------------------------------
-
-_ERROR_TYPE_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "permission_denied": 403,
-    "not_found_error": 404,
-    "rate_limit_error": 429,
-    "rate_limit_exceeded": 429,
-    "rate_limited": 429,
-    "insufficient_quota": 429,
-    "timeout": 408,
-    "overloaded_error": 503,
-    "server_error": 500,
-    "api_error": 500,
-}
-
-
-def _in_stream_status(error: Any) -> int:
-    if isinstance(error, dict):
-        for key in ("status_code", "status", "statusCode", "code"):
-            value = error.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
-                return value
-        for key in ("type", "code"):
-            value = error.get(key)
-            if isinstance(value, str) and value in _ERROR_TYPE_STATUS:
-                return _ERROR_TYPE_STATUS[value]
-    return 500
-
-
-def _in_stream_error(data: dict[str, Any], headers: Any, request_id: str | None) -> APIError:
-    error = data.get("error")
-    status = _in_stream_status(error)
-    parsed = parse_error_data(data)
-    return error_from_parsed(status, parsed, headers, request_id=request_id, in_stream=True)
 
 
 # -- the stream ------------------------------------------------------------------------
@@ -327,9 +289,13 @@ class AsyncStream(Generic[T]):
                 body=data,
                 request_id=self.request_id,
             ) from exc
-        if type(obj) is dict and "error" in obj and not obj.get("choices"):
-            raise _in_stream_error(
-                obj, self.helicone.headers if self.helicone else {}, self.request_id
+        # The key test first: an ordinary chunk pays nothing more for the error rule.
+        if type(obj) is dict and "error" in obj and reports_error(obj):
+            raise error_in_answer(
+                obj,
+                self.helicone.headers if self.helicone else {},
+                request_id=self.request_id,
+                in_stream=True,
             )
         try:
             chunk = self._hook(obj)
@@ -593,15 +559,9 @@ async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStr
                 body=body.decode("utf-8", errors="replace"),
                 request_id=call.request_id,
             ) from exc
-        if type(data) is dict and "error" in data and not data.get("choices"):
-            raise _non_stream_error(data, response.headers, call)
+        if type(data) is dict and reports_error(data):
+            error = error_in_answer(data, response.headers, request_id=call.request_id)
+            error.helicone = meta
+            raise error
         stream._deliver_whole(data, response.status_code)
     return stream
-
-
-def _non_stream_error(data: dict[str, Any], headers: Any, call: _Call) -> APIError:
-    """The error a JSON error body sent instead of a stream stands for."""
-    code = _in_stream_status(data.get("error"))
-    error = error_from_parsed(code, parse_error_data(data), headers, request_id=call.request_id)
-    error.helicone = HeliconeMetadata.from_headers(headers, sent_request_id=call.request_id)
-    return error

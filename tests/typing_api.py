@@ -80,3 +80,4 @@ async def usage() -> None:
     except aiohelicone.RateLimitError as exc:
         assert_type(exc.retry_after, float | None)
         assert_type(exc.status_code, int)
+        assert_type(exc.in_body, bool)
