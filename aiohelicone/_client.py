@@ -38,7 +38,13 @@ from ._resources import Chat, Completions, Embeddings, Models
 from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
 from ._streaming import StreamTimeouts
-from ._transport import RawResponse, Transport, default_timeout, make_timeout
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    RawResponse,
+    Transport,
+    default_timeout,
+    make_timeout,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -131,6 +137,9 @@ class AsyncHelicone:
             It always gets the Helicone key as ``Authorization: Bearer``.
         region: ``"eu"`` (``https://eu.api.helicone.ai``) or ``"us"``, instead of
             ``rest_base_url``.
+        max_response_bytes: the most of one answer the client reads, in decoded bytes
+            (default 256 MiB; None: no cap). A larger answer raises
+            :class:`APIResponseValidationError`.
 
     Raises:
         HeliconeError: no API key was given and ``HELICONE_API_KEY`` is not set.
@@ -157,6 +166,7 @@ class AsyncHelicone:
         on_attempt: Callable[[Attempt], object] | None = None,
         rest_base_url: str | None = None,
         region: Literal["us", "eu"] | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("HELICONE_API_KEY")
@@ -212,6 +222,7 @@ class AsyncHelicone:
             timeout=default_timeout() if timeout == "default" else make_timeout(timeout),
             limits=limits,
             http_client=http_client,
+            max_response_bytes=_check_max_bytes(max_response_bytes),
         )
         self.chat = Chat(self)
         self.completions = Completions(self)
@@ -388,7 +399,7 @@ class AsyncHelicone:
             if response.status_code < 400:
                 return response
             try:
-                body = await response.read()
+                body = await response.read(self._transport.max_response_bytes)
             finally:
                 await response.aclose()
             raise self._status_error(
@@ -547,6 +558,14 @@ def _check_header_value(field: str, value: object) -> None:
     if not value.isascii() or any(c in value for c in "\r\n\x00"):
         # The value may be a secret: never echo it.
         raise InvalidInputError(field, "contains characters not allowed in an HTTP header")
+
+
+def _check_max_bytes(value: object) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidInputError(
+            "max_response_bytes", f"must be a positive int or None, got {value!r}"
+        )
+    return value
 
 
 def _check_retries(value: object) -> int:

@@ -544,7 +544,7 @@ async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStr
     if "text/event-stream" not in ctype:
         # Not a stream: read it as a normal answer, so it is never an empty "success".
         try:
-            body = await response.read()
+            body = await response.read(client._transport.max_response_bytes)
         finally:
             await stream._close_shielded()
         stream._done = False

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import attrs
 
-from ._exceptions import APIConnectionError, APITimeoutError, HeliconeError
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    HeliconeError,
+)
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_POOL_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_WRITE_TIMEOUT",
@@ -41,6 +47,12 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 120.0
 DEFAULT_WRITE_TIMEOUT = 30.0
 DEFAULT_POOL_TIMEOUT = 30.0
+
+#: The most of one answer a client reads (decoded bytes), unless ``max_response_bytes`` says
+#: otherwise: well above the largest legitimate answer (2048 embeddings of 3072 floats,
+#: pretty-printed, are about 140 MB), and a bound on what a broken or hostile server can
+#: make the client buffer.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 #: A timeout argument: seconds for every phase, an ``httpx2.Timeout``, or None for none.
 TimeoutArg = "float | httpx2.Timeout | None"
@@ -166,6 +178,57 @@ def default_timeout() -> httpx2.Timeout:
     )
 
 
+async def read_body(
+    response: httpx2.Response,
+    limit: int | None,
+    request_id: str | None,
+    *,
+    limit_name: str = "max_response_bytes",
+) -> bytes:
+    """The whole (decoded) body of ``response``, read at most ``limit`` bytes far (None: all).
+
+    An answer without ``content-encoding`` is read from httpcore2's pool stream directly,
+    as :class:`StreamingResponse` does, so that stopping early (too large, cancelled)
+    closes the one generator involved; httpx2's nested ones would be left to the
+    collector (and trio warns about each). An encoded answer is read through httpx2's
+    decoders, so the cap counts decoded bytes (stopping early there still leaves httpcore2's
+    innermost generator to the collector).
+
+    Raises:
+        APIResponseValidationError: the body is larger than ``limit`` (reading stops there;
+            the caller closes the response, which drops the connection).
+        APITimeoutError, APIConnectionError: as for any read.
+    """
+    try:
+        pool_stream = _pool_stream(response)
+        if (
+            pool_stream is not None
+            and not response.is_stream_consumed  # e.g. read by a response event hook
+            and "content-encoding" not in response.headers
+        ):
+            chunks = pool_stream.__aiter__()
+        else:
+            chunks = response.aiter_bytes()
+        parts: list[bytes] = []
+        size = 0
+        try:
+            async for part in chunks:
+                size += len(part)
+                if limit is not None and size > limit:
+                    raise APIResponseValidationError(
+                        f"The answer (HTTP {response.status_code}) is larger than {limit} "
+                        f"bytes ({limit_name}); it was not read further.",
+                        status_code=response.status_code,
+                        request_id=request_id,
+                    )
+                parts.append(part)
+        finally:
+            await chunks.aclose()
+        return b"".join(parts)
+    except Exception as exc:
+        map_transport_error(exc, request_id)
+
+
 class Transport:
     """Sends requests over one pooled ``httpx2.AsyncClient``.
 
@@ -176,6 +239,7 @@ class Transport:
         timeout: the default timeouts.
         limits: pool limits for a client we create.
         http_client: a caller's client, used as it is and never closed by us.
+        max_response_bytes: the most of one answer :meth:`request` reads (None: no cap).
     """
 
     def __init__(
@@ -187,6 +251,7 @@ class Transport:
         timeout: httpx2.Timeout,
         limits: httpx2.Limits | None,
         http_client: httpx2.AsyncClient | None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         import httpx2
 
@@ -198,6 +263,7 @@ class Transport:
             raise TypeError(f"limits must be an httpx2.Limits, got {type(limits).__name__}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         headers: dict[str, str] = {
             "accept": "application/json",
             "user-agent": _USER_AGENT,
@@ -239,13 +305,16 @@ class Transport:
         Raises:
             APITimeoutError: a connect, read, write or pool timeout fired.
             APIConnectionError: the connection failed or broke.
+            APIResponseValidationError: the answer is larger than ``max_response_bytes``.
         """
         response = await self._send(call, stream=False)
+        try:
+            content = await read_body(response, self.max_response_bytes, call.request_id)
+        finally:
+            await response.aclose()
         # One pass over httpx2's Headers (each lookup there re-decodes): a plain dict with
         # lower-case names, repeated headers joined with ", ".
-        return RawResponse(
-            response.status_code, plain_headers(response.headers.raw), response.content
-        )
+        return RawResponse(response.status_code, plain_headers(response.headers.raw), content)
 
     async def open_stream(self, call: Outgoing) -> StreamingResponse:
         """Send a request (with ``call.stream_timeout``) and return once the headers arrived.
@@ -262,7 +331,8 @@ class Transport:
         if request is None:
             request = self._built_request(call, stream)
         try:
-            return await self._client.send(request, stream=stream)
+            # Always httpx2's stream mode: ``request`` reads the body itself, within its cap.
+            return await self._client.send(request, stream=True)
         except Exception as exc:
             map_transport_error(exc, call.request_id)
 
@@ -355,12 +425,9 @@ class StreamingResponse:
         """The response headers (case-insensitive)."""
         return self._response.headers
 
-    async def read(self) -> bytes:
-        """Read the rest of the body."""
-        try:
-            return await self._response.aread()
-        except Exception as exc:
-            map_transport_error(exc, self._request_id)
+    async def read(self, limit: int | None, *, limit_name: str = "max_response_bytes") -> bytes:
+        """Read the rest of the body, decoded; more than ``limit`` bytes raise (see read_body)."""
+        return await read_body(self._response, limit, self._request_id, limit_name=limit_name)
 
     def _iterator(self) -> Any:
         pool_stream = _pool_stream(self._response)

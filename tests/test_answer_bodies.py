@@ -1,6 +1,7 @@
-"""Answers read whole, over a real loopback socket: errors reported in 2xx bodies.
+"""Answers read whole, over a real loopback socket: size caps, errors reported in 2xx bodies.
 
-A 2xx body that reports an error (a non-null ``error``) raises the status error it implies.
+Every answer is capped at ``max_response_bytes``. A 2xx body that reports an error (a
+non-null ``error``) raises the status error it implies.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import anyio
 import pytest
 
 from aiohelicone import (
+    APIResponseValidationError,
     AsyncHelicone,
     InternalServerError,
     RateLimitError,
@@ -33,6 +35,7 @@ MODEL = "gpt-4o-mini/openai"
 CHAIN = "gpt-4o-mini/openai,claude-3.5-haiku/anthropic"
 MESSAGES = [{"role": "user", "content": "hello"}]
 JSON = "application/json"
+MiB = 1024 * 1024
 #: Guards only: a regression fails the test instead of hanging it; nothing is timed.
 GUARD = 10.0
 
@@ -53,6 +56,11 @@ def completion(content: str = "whole", **extra: Any) -> dict[str, Any]:
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         **extra,
     }
+
+
+def pieces(data: bytes, count: int) -> list[bytes]:
+    size = -(-len(data) // count)
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +87,64 @@ async def stream_all(client: AsyncHelicone, **kwargs: Any) -> Any:
             model=kwargs.pop("model", MODEL), messages=MESSAGES, stream=True, **kwargs
         )
         return await stream.get_final_completion()
+
+
+# -- size caps ---------------------------------------------------------------------------------
+
+
+async def test_max_response_bytes_caps_an_answer(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A non-stream answer larger than max_response_bytes raises, whatever its status."""
+    body = json.dumps(completion("x" * 200_000)).encode()
+    gateway.script(
+        MODEL,
+        [
+            RawResponse(200, pieces(body, 4), content_type=JSON),
+            RawResponse(500, pieces(body, 4), content_type=JSON),
+            Reply("small"),
+        ],
+    )
+    async with make_client(server, max_response_bytes=64 * 1024) as client:
+        for status in (200, 500):
+            with anyio.fail_after(GUARD), pytest.raises(APIResponseValidationError) as info:
+                await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+            assert info.value.status_code == status
+            assert "larger than 65536 bytes" in info.value.message
+        with anyio.fail_after(GUARD):
+            small = await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert small.choices[0].message.content == "small"
+
+
+async def test_error_body_on_a_stream_request_is_capped(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """An error status answering a stream request has its body capped too."""
+    body = json.dumps({"error": {"message": "x" * 200_000}}).encode()
+    gateway.script(MODEL, [RawResponse(503, pieces(body, 4), content_type=JSON)])
+    async with make_client(server, max_response_bytes=64 * 1024) as client:
+        with pytest.raises(APIResponseValidationError, match="larger than 65536") as info:
+            await stream_all(client)
+    assert info.value.status_code == 503
+
+
+async def test_answer_at_the_cap_is_read(server: LoopbackServer, gateway: FakeGateway) -> None:
+    """An answer of exactly max_response_bytes is read (the cap is inclusive)."""
+    body = json.dumps(completion("x" * 1000)).encode()
+    gateway.script(MODEL, [RawResponse(200, pieces(body, 3), content_type=JSON)])
+    async with make_client(server, max_response_bytes=len(body)) as client:
+        with anyio.fail_after(GUARD):
+            result = await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert result.choices[0].message.content == "x" * 1000
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "1"])
+def test_max_response_bytes_is_validated(bad: object) -> None:
+    """max_response_bytes must be a positive int (or None)."""
+    from aiohelicone import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="max_response_bytes"):
+        AsyncHelicone(api_key="sk-helicone-test", max_response_bytes=bad)  # type: ignore[arg-type]
 
 
 # -- errors reported inside a 2xx body ----------------------------------------------------------
@@ -155,3 +221,25 @@ async def test_provider_error_status_is_unchanged(
     with pytest.raises(RateLimitError) as info:
         await client.chat.completions.create(model=MODEL, messages=MESSAGES)
     assert not info.value.in_body
+
+
+async def test_body_read_by_a_response_hook_is_still_the_answer(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A caller's http_client whose response hook reads the body still gets the answer."""
+    import httpx2
+
+    seen: list[bytes] = []
+
+    async def hook(response: httpx2.Response) -> None:
+        seen.append(await response.aread())
+
+    gateway.script(MODEL, [Reply("hooked")])
+    async with (
+        httpx2.AsyncClient(event_hooks={"response": [hook]}) as http,
+        make_client(server, http_client=http, max_response_bytes=1024 * 1024) as client,
+    ):
+        with anyio.fail_after(GUARD):
+            result = await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert result.choices[0].message.content == "hooked"
+    assert len(seen) == 1 and b"hooked" in seen[0]

@@ -81,3 +81,5 @@ async def usage() -> None:
         assert_type(exc.retry_after, float | None)
         assert_type(exc.status_code, int)
         assert_type(exc.in_body, bool)
+    capped = AsyncHelicone(api_key="sk-helicone-x", max_response_bytes=64 * 1024 * 1024)
+    await capped.aclose()
