@@ -139,7 +139,8 @@ class AsyncHelicone:
             ``rest_base_url``.
         max_response_bytes: the most of one answer the client reads, in decoded bytes
             (default 256 MiB; None: no cap). A larger answer raises
-            :class:`APIResponseValidationError`.
+            :class:`APIResponseValidationError`. An answer to a stream request that is not
+            an event stream is capped like one stream event, at 16 MiB or this if lower.
 
     Raises:
         HeliconeError: no API key was given and ``HELICONE_API_KEY`` is not set.

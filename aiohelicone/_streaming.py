@@ -17,7 +17,9 @@ Guarantees, each tested over a real loopback socket on asyncio and trio:
   that error implies (``in_stream=True``); ``"error": null``, as in some usage chunks, is no
   error. A corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
 - A 200 that is not ``text/event-stream`` is read as a normal answer: an error body raises,
-  a completion is delivered as chunks; it is never an empty "successful" stream.
+  a completion is delivered as chunks; it is never an empty "successful" stream. That body
+  is the stream's one event: the stream's deadlines bound it (see :class:`StreamTimeouts`)
+  and it is capped like an event (16 MiB, or ``max_response_bytes`` when lower).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from ._exceptions import (
 from ._json import loads_function
 from ._metadata import HeliconeMetadata
 from ._models import ChatCompletion, ChatCompletionChunk, Completion
-from ._sse import SSEDecodeError, SSEDecoder
+from ._sse import DEFAULT_MAX_EVENT_BYTES, SSEDecodeError, SSEDecoder
 
 if TYPE_CHECKING:
     from ._client import AsyncHelicone, _Call
@@ -90,6 +92,13 @@ class StreamTimeouts:
         idle: longest gap between two reads of the stream, in seconds (None: the client's
             read timeout). A slow stream whose gaps each stay within it completes.
         total: a deadline for the whole stream, in seconds from the request (None: none).
+
+    An answer to a stream request that is not an event stream (a JSON completion or error
+    sent instead) is one event that arrives when its whole body has: ``first_event`` and
+    ``total`` bound the time from the request until the body is complete
+    (:class:`StreamFirstEventTimeoutError`, :class:`StreamDeadlineError`), and ``idle``
+    bounds each gap while it arrives (a gap too long raises
+    :class:`StreamFirstEventTimeoutError`, as it does before a stream's first event).
     """
 
     first_event: float | None = attrs.field(default=None, validator=_positive_or_none)
@@ -406,6 +415,33 @@ class AsyncStream(Generic[T]):
 
     # -- non-SSE answers --------------------------------------------------------------------
 
+    async def _read_whole(self, response: StreamingResponse, max_bytes: int | None) -> bytes:
+        """Read an answer that is not an event stream, within the stream's budgets; close it.
+
+        The whole body is the stream's first (and only) event: the first-event and total
+        deadlines bound the time until all of it has arrived, the read timeout (the idle
+        budget) bounds each gap, and it is capped like one event (``DEFAULT_MAX_EVENT_BYTES``,
+        or the client's ``max_response_bytes`` when that is lower).
+        """
+        import anyio
+
+        if max_bytes is None or max_bytes > DEFAULT_MAX_EVENT_BYTES:
+            limit, name = DEFAULT_MAX_EVENT_BYTES, "the event cap of a stream"
+        else:
+            limit, name = max_bytes, "max_response_bytes"
+        deadline = self._first_event
+        if self._deadline is not None:
+            deadline = self._deadline if deadline is None else min(deadline, self._deadline)
+        try:
+            if deadline is None:
+                return await response.read(limit, limit_name=name)
+            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                return await response.read(limit, limit_name=name)
+        except (TimeoutError, APIConnectionError) as exc:
+            raise self._read_error(exc) from exc
+        finally:
+            await self._close_shielded()
+
     def _deliver_whole(self, data: Any, status: int) -> None:
         """Turn a JSON completion that came instead of a stream into chunks."""
         self._synthetic = True
@@ -543,10 +579,7 @@ async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStr
     ctype = response.headers.get("content-type", "")
     if "text/event-stream" not in ctype:
         # Not a stream: read it as a normal answer, so it is never an empty "success".
-        try:
-            body = await response.read(client._transport.max_response_bytes)
-        finally:
-            await stream._close_shielded()
+        body = await stream._read_whole(response, client._transport.max_response_bytes)
         stream._done = False
         try:
             data = json.loads(body)

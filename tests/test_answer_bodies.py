@@ -1,7 +1,9 @@
-"""Answers read whole, over a real loopback socket: size caps, errors reported in 2xx bodies.
+"""Answers read whole, over a real loopback socket: deadlines, size caps, errors in 2xx bodies.
 
-Every answer is capped at ``max_response_bytes``. A 2xx body that reports an error (a
-non-null ``error``) raises the status error it implies.
+A JSON answer to a stream request (not ``text/event-stream``) is read as one body: the
+stream's first-event and total deadlines bound it, the read timeout (idle) bounds each gap,
+and it is capped like one event. Every other answer is capped at ``max_response_bytes``. A
+2xx body that reports an error (a non-null ``error``) raises the status error it implies.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from aiohelicone import (
     AsyncHelicone,
     InternalServerError,
     RateLimitError,
+    StreamDeadlineError,
+    StreamFirstEventTimeoutError,
+    StreamTimeouts,
     _retry,
 )
 from aiohelicone.testing import (
@@ -63,6 +68,12 @@ def pieces(data: bytes, count: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
+def trickle(count: int, interval: float) -> RawResponse:
+    """A JSON completion (not a stream) sent in ``count`` pieces, ``interval`` s apart."""
+    body = json.dumps(completion()).encode()
+    return RawResponse(200, pieces(body, count), content_type=JSON, chunk_interval=interval)
+
+
 @pytest.fixture(autouse=True)
 def no_waits() -> Iterator[None]:
     with _retry.waits_disabled():
@@ -89,7 +100,83 @@ async def stream_all(client: AsyncHelicone, **kwargs: Any) -> Any:
         return await stream.get_final_completion()
 
 
+# -- deadlines of a JSON answer to a stream request -----------------------------------------
+
+
+async def test_total_deadline_bounds_a_json_answer(
+    client: AsyncHelicone, gateway: FakeGateway, server: LoopbackServer
+) -> None:
+    """A JSON answer that trickles past the stream's total deadline raises StreamDeadlineError."""
+    gateway.script(MODEL, [trickle(count=10, interval=0.3)])
+    with pytest.raises(StreamDeadlineError):
+        await stream_all(client, stream_timeouts=StreamTimeouts(total=0.5))
+    with anyio.fail_after(GUARD):
+        while server.connections_open:  # the trickling answer's connection was dropped
+            await anyio.sleep(0.01)
+
+
+async def test_first_event_deadline_bounds_a_json_answer(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """The whole JSON body is the first event: first_event bounds the time until it is in."""
+    gateway.script(MODEL, [trickle(count=10, interval=0.3)])
+    with pytest.raises(StreamFirstEventTimeoutError):
+        await stream_all(client, stream_timeouts=StreamTimeouts(first_event=0.5, total=30))
+
+
+async def test_idle_budget_bounds_each_gap_of_a_json_answer(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """A gap longer than idle inside a JSON answer raises a stream timeout, as before an event."""
+    gateway.script(MODEL, [trickle(count=3, interval=3.0)])
+    with pytest.raises(StreamFirstEventTimeoutError, match="read timeout"):
+        await stream_all(client, stream_timeouts=StreamTimeouts(idle=0.3))
+
+
+async def test_json_answer_within_its_budgets_is_delivered(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """A trickling JSON answer that arrives within every budget is delivered as one chunk."""
+    gateway.script(MODEL, [trickle(count=5, interval=0.02)])
+    final = await stream_all(client, stream_timeouts=StreamTimeouts(first_event=5, idle=2, total=5))
+    assert final.choices[0].message.content == "whole"
+
+
+async def test_fallback_moves_on_when_a_json_answer_misses_the_deadline(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """In a client-side chain, the target whose JSON answer trickles too long gives way."""
+    gateway.script(MODEL, [trickle(count=10, interval=0.3)])
+    gateway.script("claude-3.5-haiku/anthropic", [Reply("from b")])
+    final = await stream_all(client, model=CHAIN, stream_timeouts=StreamTimeouts(first_event=0.5))
+    assert final.choices[0].message.content == "from b"
+    assert [a.outcome for a in final.helicone.attempts] == ["StreamFirstEventTimeoutError", "ok"]
+
+
 # -- size caps ---------------------------------------------------------------------------------
+
+
+async def test_json_answer_to_a_stream_request_is_capped_like_an_event(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """A JSON answer to a stream request larger than the event cap (16 MiB) is refused."""
+    body = json.dumps(completion("x" * (17 * MiB))).encode()
+    gateway.script(MODEL, [RawResponse(200, pieces(body, 17), content_type=JSON)])
+    with pytest.raises(APIResponseValidationError, match="larger than 16777216 bytes") as info:
+        await stream_all(client)
+    assert info.value.status_code == 200
+    assert info.value.body is None  # nothing of the oversized body is kept
+
+
+async def test_max_response_bytes_caps_a_json_answer_to_a_stream_request(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A lower max_response_bytes caps a JSON answer to a stream request too."""
+    body = json.dumps(completion("x" * 200_000)).encode()
+    gateway.script(MODEL, [RawResponse(200, pieces(body, 4), content_type=JSON)])
+    async with make_client(server, max_response_bytes=64 * 1024) as client:
+        with pytest.raises(APIResponseValidationError, match="max_response_bytes"):
+            await stream_all(client)
 
 
 async def test_max_response_bytes_caps_an_answer(
