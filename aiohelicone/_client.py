@@ -26,7 +26,9 @@ from ._exceptions import (
     APIStatusError,
     HeliconeError,
     InvalidInputError,
+    error_in_answer,
     make_status_error,
+    reports_error,
 )
 from ._header_values import check_headers, check_secret
 from ._helicone import HeliconeOptions, resolve_helicone
@@ -39,7 +41,14 @@ from ._retry import RetryPolicy
 from ._secrets import register as register_secrets
 from ._secrets import scrub
 from ._streaming import StreamTimeouts
-from ._transport import RawResponse, Transport, check_url, default_timeout, make_timeout
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    RawResponse,
+    Transport,
+    check_url,
+    default_timeout,
+    make_timeout,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -135,6 +144,10 @@ class AsyncHelicone:
             It always gets the Helicone key as ``Authorization: Bearer``.
         region: ``"eu"`` (``https://eu.api.helicone.ai``) or ``"us"``, instead of
             ``rest_base_url``.
+        max_response_bytes: the most of one answer the client reads, in decoded bytes
+            (default 256 MiB; None: no cap). A larger answer raises
+            :class:`APIResponseValidationError`. An answer to a stream request that is not
+            an event stream is capped like one stream event, at 16 MiB or this if lower.
 
     Raises:
         HeliconeError: no API key was given and ``HELICONE_API_KEY`` is not set.
@@ -165,6 +178,7 @@ class AsyncHelicone:
         on_attempt: Callable[[Attempt], object] | None = None,
         rest_base_url: str | None = None,
         region: Literal["us", "eu"] | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("HELICONE_API_KEY")
@@ -228,6 +242,7 @@ class AsyncHelicone:
             timeout=default_timeout() if timeout == "default" else make_timeout(timeout),
             limits=limits,
             http_client=http_client,
+            max_response_bytes=_check_max_bytes(max_response_bytes),
         )
         self.chat = Chat(self)
         self.completions = Completions(self)
@@ -418,7 +433,7 @@ class AsyncHelicone:
             if response.status_code < 400:
                 return response
             try:
-                body = await response.read()
+                body = await response.read(self._transport.max_response_bytes)
             finally:
                 await response.aclose()
             raise self._status_error(
@@ -446,6 +461,8 @@ class AsyncHelicone:
 
     def _decode(self, raw: RawResponse, cls: type[M], call: _Call) -> M:
         data = _parse_json(raw, call.request_id)
+        if type(data) is dict and "error" in data and reports_error(data):
+            raise self._error_in_body(data, raw, call)
         try:
             result = structure(data, cls)
         except ShapeError as exc:
@@ -458,6 +475,17 @@ class AsyncHelicone:
         meta = HeliconeMetadata._from_lowered(raw.headers, call.request_id)
         object.__setattr__(result, "helicone", meta)
         return result
+
+    def _error_in_body(self, data: dict[str, Any], raw: RawResponse, call: _Call) -> APIStatusError:
+        """The status error a 2xx answer's ``{"error": {...}}`` body reports (``in_body``)."""
+        error = error_in_answer(
+            data,
+            raw.headers,
+            request_id=call.request_id,
+            retry_after=_retry.retry_after_seconds(raw.headers),
+        )
+        error.helicone = HeliconeMetadata._from_lowered(raw.headers, call.request_id)
+        return error
 
     async def _request(self, cls: type[M], call: _Call) -> M:
         raw = await self._send(call)
@@ -605,6 +633,14 @@ def _check_extra_body(extra_body: object) -> None:
     for key in extra_body:
         if not isinstance(key, str):
             raise InvalidInputError("extra_body", f"keys must be str, got {type(key).__name__}")
+
+
+def _check_max_bytes(value: object) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidInputError(
+            "max_response_bytes", f"must be a positive int or None, got {value!r}"
+        )
+    return value
 
 
 def _check_retries(value: object) -> int:

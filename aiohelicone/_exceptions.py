@@ -141,6 +141,10 @@ class APIStatusError(APIError):
         param: the OpenAI-style ``error.param``, if any.
         details: the gateway's per-attempt details (its envelope's ``error.details``).
         in_stream: True when the error arrived inside a 200 event stream.
+        in_body: True when the error was reported in the body of a 2xx answer (an
+            in-stream event, or a ``{"error": {...}}`` body) rather than by an error status:
+            ``status_code`` is then the status the error implies (its ``status``/``code``
+            or ``type``; 500 when it says none), not the HTTP status.
         retry_after: seconds the server asked us to wait before trying again
             (``retry-after-ms``, ``Retry-After`` or ``Helicone-RateLimit-Reset``), or None.
         helicone: Helicone metadata read from the response headers (set by the client).
@@ -161,6 +165,7 @@ class APIStatusError(APIError):
         param: str | None = None,
         details: tuple[ErrorDetail, ...] = (),
         in_stream: bool = False,
+        in_body: bool = False,
         retry_after: float | None = None,
     ) -> None:
         self.status_code = status_code
@@ -172,8 +177,9 @@ class APIStatusError(APIError):
         self.param = param
         self.details = details
         self.in_stream = in_stream
+        self.in_body = in_body or in_stream
         self.helicone: HeliconeMetadata | None = None
-        where = " (in stream)" if in_stream else ""
+        where = " (in stream)" if in_stream else " (in a 2xx answer)" if in_body else ""
         text = f"Error code: {status_code}{where} - {message}"
         if code:
             text += f" [code={code}]"
@@ -503,6 +509,75 @@ def parse_error_data(data: Mapping[str, Any]) -> ParsedErrorBody:
     return ParsedErrorBody(message=message, body=data, code=_str_or_none(data.get("code")))
 
 
+# -- errors reported inside a 2xx answer ------------------------------------------------
+
+# OpenAI / Anthropic / gateway error types and codes, and the status each stands for.
+_ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "permission_denied": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "rate_limited": 429,
+    "insufficient_quota": 429,
+    "timeout": 408,
+    "overloaded_error": 503,
+    "server_error": 500,
+    "api_error": 500,
+}
+
+
+def reports_error(data: Mapping[str, Any]) -> bool:
+    """Whether a JSON object from a 2xx answer (a stream event or a body) reports an error.
+
+    It does when its ``error`` is not null and it carries no ``choices``. ``"error": null``
+    is what some providers put in every object (a usage chunk after a complete answer, a
+    completion), so it never counts. The one rule for streams, a JSON answer sent instead
+    of a stream, and plain answers; hot paths test ``"error" in data`` first.
+    """
+    return data.get("error") is not None and not data.get("choices")
+
+
+def implied_status(error: object) -> int:
+    """The HTTP status an ``error`` object in a 2xx answer stands for (500 when it says none).
+
+    An integer 4xx/5xx in ``status_code``, ``status``, ``statusCode`` or ``code`` wins; then a
+    known ``type`` or ``code`` string (``rate_limit_error`` is 429, ...).
+    """
+    if isinstance(error, dict):
+        for key in ("status_code", "status", "statusCode", "code"):
+            value = error.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
+                return value
+        for key in ("type", "code"):
+            value = error.get(key)
+            if isinstance(value, str) and value in _ERROR_TYPE_STATUS:
+                return _ERROR_TYPE_STATUS[value]
+    return 500
+
+
+def error_in_answer(
+    data: Mapping[str, Any],
+    headers: Mapping[str, str],
+    *,
+    request_id: str | None,
+    in_stream: bool = False,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """The status error for an object that :func:`reports_error`, flagged ``in_body``."""
+    return error_from_parsed(
+        implied_status(data.get("error")),
+        parse_error_data(data),
+        headers,
+        request_id=request_id,
+        retry_after=retry_after,
+        in_stream=in_stream,
+        in_body=True,
+    )
+
+
 def make_status_error(
     status_code: int,
     raw: bytes,
@@ -532,6 +607,7 @@ def error_from_parsed(
     request_id: str | None,
     retry_after: float | None = None,
     in_stream: bool = False,
+    in_body: bool = False,
 ) -> APIStatusError:
     """Build the typed error from an already parsed body."""
     cls = status_error_class(status_code)
@@ -545,6 +621,7 @@ def error_from_parsed(
         "param": parsed.param,
         "details": parsed.details,
         "in_stream": in_stream,
+        "in_body": in_body,
         "retry_after": retry_after,
     }
     return cls(parsed.message, **kwargs)

@@ -66,6 +66,7 @@ class RestConnection:
             timeout=client._transport.timeout,
             limits=None,
             http_client=client.http_client,
+            max_response_bytes=client._transport.max_response_bytes,
         )
 
     @property

@@ -20,10 +20,13 @@ Guarantees, each tested over a real loopback socket on asyncio and trio:
   :class:`ContentDecodingError` naming the coding as its cause: a careful caller already
   handles a cut stream, and this is one. A coding the client cannot decode at all raises
   :class:`ContentDecodingError` before the first chunk.
-- An ``{"error": ...}`` event raises the status error that error implies (``in_stream=True``);
-  a corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
+- An event whose ``error`` is not null (and that has no ``choices``) raises the status error
+  that error implies (``in_stream=True``); ``"error": null``, as in some usage chunks, is no
+  error. A corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
 - A 200 that is not ``text/event-stream`` is read as a normal answer: an error body raises,
-  a completion is delivered as chunks; it is never an empty "successful" stream.
+  a completion is delivered as chunks; it is never an empty "successful" stream. That body
+  is the stream's one event: the stream's deadlines bound it (see :class:`StreamTimeouts`)
+  and it is capped like an event (16 MiB, or ``max_response_bytes`` when lower).
 """
 
 from __future__ import annotations
@@ -53,13 +56,13 @@ from ._exceptions import (
     StreamIdleTimeoutError,
     StreamInterruptedError,
     StreamTruncatedError,
-    error_from_parsed,
-    parse_error_data,
+    error_in_answer,
+    reports_error,
 )
 from ._json import loads_function
 from ._metadata import HeliconeMetadata
 from ._models import ChatCompletion, ChatCompletionChunk, Completion
-from ._sse import SSEDecodeError, SSEDecoder
+from ._sse import DEFAULT_MAX_EVENT_BYTES, SSEDecodeError, SSEDecoder
 
 if TYPE_CHECKING:
     from ._client import AsyncHelicone, _Call
@@ -97,50 +100,18 @@ class StreamTimeouts:
         idle: longest gap between two reads of the stream, in seconds (None: the client's
             read timeout). A slow stream whose gaps each stay within it completes.
         total: a deadline for the whole stream, in seconds from the request (None: none).
+
+    An answer to a stream request that is not an event stream (a JSON completion or error
+    sent instead) is one event that arrives when its whole body has: ``first_event`` and
+    ``total`` bound the time from the request until the body is complete
+    (:class:`StreamFirstEventTimeoutError`, :class:`StreamDeadlineError`), and ``idle``
+    bounds each gap while it arrives (a gap too long raises
+    :class:`StreamFirstEventTimeoutError`, as it does before a stream's first event).
     """
 
     first_event: float | None = attrs.field(default=None, validator=_positive_or_none)
     idle: float | None = attrs.field(default=None, validator=_positive_or_none)
     total: float | None = attrs.field(default=None, validator=_positive_or_none)
-
-
-# -- in-stream errors ----------------------------------------------------------------------
-
-_ERROR_TYPE_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "permission_denied": 403,
-    "not_found_error": 404,
-    "rate_limit_error": 429,
-    "rate_limit_exceeded": 429,
-    "rate_limited": 429,
-    "insufficient_quota": 429,
-    "timeout": 408,
-    "overloaded_error": 503,
-    "server_error": 500,
-    "api_error": 500,
-}
-
-
-def _in_stream_status(error: Any) -> int:
-    if isinstance(error, dict):
-        for key in ("status_code", "status", "statusCode", "code"):
-            value = error.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
-                return value
-        for key in ("type", "code"):
-            value = error.get(key)
-            if isinstance(value, str) and value in _ERROR_TYPE_STATUS:
-                return _ERROR_TYPE_STATUS[value]
-    return 500
-
-
-def _in_stream_error(data: dict[str, Any], headers: Any, request_id: str | None) -> APIError:
-    error = data.get("error")
-    status = _in_stream_status(error)
-    parsed = parse_error_data(data)
-    return error_from_parsed(status, parsed, headers, request_id=request_id, in_stream=True)
 
 
 # -- the stream ------------------------------------------------------------------------
@@ -350,9 +321,13 @@ class AsyncStream(Generic[T]):
                 body=data,
                 request_id=self.request_id,
             ) from exc
-        if type(obj) is dict and "error" in obj and not obj.get("choices"):
-            raise _in_stream_error(
-                obj, self.helicone.headers if self.helicone else {}, self.request_id
+        # The key test first: an ordinary chunk pays nothing more for the error rule.
+        if type(obj) is dict and "error" in obj and reports_error(obj):
+            raise error_in_answer(
+                obj,
+                self.helicone.headers if self.helicone else {},
+                request_id=self.request_id,
+                in_stream=True,
             )
         try:
             chunk = self._hook(obj)
@@ -462,6 +437,33 @@ class AsyncStream(Generic[T]):
         return _TextDeltas(self)
 
     # -- non-SSE answers --------------------------------------------------------------------
+
+    async def _read_whole(self, response: StreamingResponse, max_bytes: int | None) -> bytes:
+        """Read an answer that is not an event stream, within the stream's budgets; close it.
+
+        The whole body is the stream's first (and only) event: the first-event and total
+        deadlines bound the time until all of it has arrived, the read timeout (the idle
+        budget) bounds each gap, and it is capped like one event (``DEFAULT_MAX_EVENT_BYTES``,
+        or the client's ``max_response_bytes`` when that is lower).
+        """
+        import anyio
+
+        if max_bytes is None or max_bytes > DEFAULT_MAX_EVENT_BYTES:
+            limit, name = DEFAULT_MAX_EVENT_BYTES, "the event cap of a stream"
+        else:
+            limit, name = max_bytes, "max_response_bytes"
+        deadline = self._first_event
+        if self._deadline is not None:
+            deadline = self._deadline if deadline is None else min(deadline, self._deadline)
+        try:
+            if deadline is None:
+                return await response.read(limit, limit_name=name)
+            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                return await response.read(limit, limit_name=name)
+        except (TimeoutError, APIConnectionError) as exc:
+            raise self._read_error(exc) from exc
+        finally:
+            await self._close_shielded()
 
     def _deliver_whole(self, data: Any, status: int) -> None:
         """Turn a JSON completion that came instead of a stream into chunks."""
@@ -600,10 +602,7 @@ async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStr
     ctype = response.headers.get("content-type", "")
     if "text/event-stream" not in ctype:
         # Not a stream: read it as a normal answer, so it is never an empty "success".
-        try:
-            body = await response.read()
-        finally:
-            await stream._close_shielded()
+        body = await stream._read_whole(response, client._transport.max_response_bytes)
         stream._done = False
         try:
             data = json.loads(body)
@@ -616,15 +615,9 @@ async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStr
                 body=body.decode("utf-8", errors="replace"),
                 request_id=call.request_id,
             ) from exc
-        if type(data) is dict and "error" in data and not data.get("choices"):
-            raise _non_stream_error(data, response.headers, call)
+        if type(data) is dict and reports_error(data):
+            error = error_in_answer(data, response.headers, request_id=call.request_id)
+            error.helicone = meta
+            raise error
         stream._deliver_whole(data, response.status_code)
     return stream
-
-
-def _non_stream_error(data: dict[str, Any], headers: Any, call: _Call) -> APIError:
-    """The error a JSON error body sent instead of a stream stands for."""
-    code = _in_stream_status(data.get("error"))
-    error = error_from_parsed(code, parse_error_data(data), headers, request_id=call.request_id)
-    error.helicone = HeliconeMetadata.from_headers(headers, sent_request_id=call.request_id)
-    return error

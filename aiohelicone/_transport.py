@@ -28,6 +28,7 @@ import attrs
 
 from ._exceptions import (
     APIConnectionError,
+    APIResponseValidationError,
     APITimeoutError,
     ContentDecodingError,
     HeliconeError,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_POOL_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_WRITE_TIMEOUT",
@@ -59,6 +61,12 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 120.0
 DEFAULT_WRITE_TIMEOUT = 30.0
 DEFAULT_POOL_TIMEOUT = 30.0
+
+#: The most of one answer a client reads (decoded bytes), unless ``max_response_bytes`` says
+#: otherwise: well above the largest legitimate answer (2048 embeddings of 3072 floats,
+#: pretty-printed, are about 140 MB), and a bound on what a broken or hostile server can
+#: make the client buffer.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 #: A timeout argument: seconds for every phase, an ``httpx2.Timeout``, or None for none.
 TimeoutArg = "float | httpx2.Timeout | None"
@@ -217,6 +225,7 @@ class Transport:
         timeout: the default timeouts.
         limits: pool limits for a client we create.
         http_client: a caller's client, used as it is and never closed by us.
+        max_response_bytes: the most of one answer :meth:`request` reads (None: no cap).
     """
 
     def __init__(
@@ -228,6 +237,7 @@ class Transport:
         timeout: httpx2.Timeout,
         limits: httpx2.Limits | None,
         http_client: httpx2.AsyncClient | None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         import httpx2
 
@@ -241,6 +251,7 @@ class Transport:
         self.timeout = timeout
         from ._decoders import accept_encoding
 
+        self.max_response_bytes = max_response_bytes
         headers: dict[str, str] = {
             "accept": "application/json",
             # Exactly what _decoders can undo (httpx2's default names what httpx2 decodes).
@@ -289,10 +300,11 @@ class Transport:
         Raises:
             APITimeoutError: a connect, read, write or pool timeout fired.
             APIConnectionError: the connection failed or broke.
+            APIResponseValidationError: the answer is larger than ``max_response_bytes``.
             ContentDecodingError: the body's content coding is unknown here, or corrupt.
         """
         response = await self._send(call, stream=False)
-        content = await StreamingResponse(response, call.request_id).read()
+        content = await StreamingResponse(response, call.request_id).read(self.max_response_bytes)
         # One pass over httpx2's Headers (each lookup there re-decodes): a plain dict with
         # lower-case names, repeated headers joined with ", ".
         return RawResponse(response.status_code, plain_headers(response.headers.raw), content)
@@ -434,16 +446,30 @@ class StreamingResponse:
         """The response headers (case-insensitive)."""
         return self._response.headers
 
-    async def read(self) -> bytes:
-        """Read the rest of the body (decoded), then close the response.
+    async def read(
+        self, limit: int | None = None, *, limit_name: str = "max_response_bytes"
+    ) -> bytes:
+        """Read the rest of the body (decoded), at most ``limit`` bytes of it, then close.
 
         Raises:
+            APIResponseValidationError: the decoded body is larger than ``limit`` (reading
+                stops there and the connection is dropped).
             APITimeoutError, APIConnectionError: the read failed.
             ContentDecodingError: the body's content coding is unknown here, or corrupt.
         """
         parts: list[bytes] = []
+        size = 0
         try:
             while (part := await self.next_chunk()) is not None:
+                size += len(part)
+                if limit is not None and size > limit:
+                    status = self._response.status_code
+                    raise APIResponseValidationError(
+                        f"The answer (HTTP {status}) is larger than {limit} bytes "
+                        f"({limit_name}); it was not read further.",
+                        status_code=status,
+                        request_id=self._request_id,
+                    )
                 parts.append(part)
         finally:
             await self.aclose()
