@@ -106,7 +106,21 @@ def _run_zlib(obj: Any, data: bytes, out: list[bytes]) -> None:
         piece = obj.decompress(obj.unconsumed_tail, MAX_PIECE)
 
 
-class GzipDecoder:
+class _Members:
+    """Shared by codings whose body is frames one after another (gzip members, zstd frames):
+    ``_obj`` is the current frame's decompressor (None before the first byte), and the body
+    may only end at a frame's end."""
+
+    coding: str
+    _obj: Any
+
+    def flush(self) -> list[bytes]:
+        if self._obj is not None and not self._obj.eof:
+            raise _truncated(self.coding)
+        return []
+
+
+class GzipDecoder(_Members):
     """``gzip``: RFC 1952 members, one after another."""
 
     coding = "gzip"
@@ -134,11 +148,6 @@ class GzipDecoder:
         except zlib.error as exc:
             raise _corrupt(self.coding, exc) from exc
         return out
-
-    def flush(self) -> list[bytes]:
-        if self._obj is not None and not self._obj.eof:
-            raise _truncated(self.coding)
-        return []
 
 
 class DeflateDecoder:
@@ -225,7 +234,7 @@ class BrotliDecoder:
         return []
 
 
-class ZstdDecoder:
+class ZstdDecoder(_Members):
     """``zstd``: zstd frames (RFC 8878), one after another."""
 
     coding = "zstd"
@@ -252,11 +261,6 @@ class ZstdDecoder:
         except self._error as exc:
             raise _corrupt(self.coding, exc) from exc
         return out
-
-    def flush(self) -> list[bytes]:
-        if self._obj is not None and not self._obj.eof:
-            raise _truncated(self.coding)
-        return []
 
 
 class _Chain:
