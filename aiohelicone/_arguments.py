@@ -2,6 +2,11 @@
 
 Every check raises :class:`InvalidInputError` naming the argument, before anything is sent.
 OpenAI's parameters are sent only when given, so each helper leaves ``None`` out of the body.
+
+``chat_completion_body``, ``completion_body`` and ``embedding_body`` are the whole check and
+body of each resource's ``create`` (all but routing, which needs the client). The resources
+call them; a :class:`BatchRequest` calls the same functions on its body when it is built, so
+a batch (and ``aiohelicone batch``) refuses a bad body before anything is sent.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._exceptions import InvalidInputError
-from ._modelstring import ModelChain, ModelTarget, parse_model
+from ._modelstring import ModelChain, ModelTarget, _parse_cached, parse_model
 
 __all__ = [
     "add_prompt_fields",
     "add_sampling",
+    "chat_completion_body",
+    "completion_body",
+    "embedding_body",
     "finite",
     "flag",
     "integer",
@@ -25,11 +33,21 @@ __all__ = [
 ]
 
 
-def model_chain(value: object) -> ModelChain:
-    """``model=`` as a :class:`ModelChain` (a string, a chain, or a list of targets)."""
+def _parse(value: str, stacklevel: int | None) -> ModelChain:
+    if stacklevel is None:  # a check ahead of the real call, which warns
+        return _parse_cached(value)[0]
+    return parse_model(value, stacklevel=stacklevel + 1)
+
+
+def model_chain(value: object, stacklevel: int | None = 4) -> ModelChain:
+    """``model=`` as a :class:`ModelChain` (a string, a chain, or a list of targets).
+
+    ``stacklevel`` is where an :class:`UnknownProviderWarning` points, counted as if this
+    function called :func:`parse_model` itself (4: parse_model <- model_chain <- create <-
+    the caller's code); None warns nothing (a check made ahead of the real call, which warns).
+    """
     if isinstance(value, str):
-        # stacklevel 4: parse_model <- model_chain <- create <- the caller's code.
-        return parse_model(value, stacklevel=4)
+        return _parse(value, stacklevel)
     if value is None:
         raise InvalidInputError("model", "is required (unless prompt_id supplies it)")
     if isinstance(value, ModelChain):
@@ -48,7 +66,7 @@ def model_chain(value: object) -> ModelChain:
                 )
         if not parts:
             raise InvalidInputError("model", "the list of targets is empty")
-        return parse_model(",".join(parts), stacklevel=4)
+        return _parse(",".join(parts), stacklevel)
     raise InvalidInputError(
         "model", f"must be a str, a ModelChain or a list of targets, got {type(value).__name__}"
     )
@@ -189,3 +207,195 @@ def add_sampling(
         if not isinstance(stream_options, Mapping):
             raise InvalidInputError("stream_options", "must be a mapping")
         body["stream_options"] = dict(stream_options)
+
+
+def _tools(value: object) -> list[dict[str, Any]]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+        raise InvalidInputError("tools", f"must be a list of mappings, got {type(value).__name__}")
+    for i, tool in enumerate(value):
+        if not isinstance(tool, Mapping):
+            raise InvalidInputError(f"tools[{i}]", f"must be a mapping, got {type(tool).__name__}")
+    return [dict(tool) for tool in value]
+
+
+# -- each resource's checks and body ----------------------------------------------------------
+# Keyword-only parameters are named like the body fields they become: a BatchRequest maps its
+# body's keys onto them. The positional-only ``stacklevel`` is not a body field (see
+# model_chain; None for a check ahead of the real call).
+
+
+def chat_completion_body(
+    stacklevel: int | None,
+    /,
+    *,
+    messages: Any,
+    model: Any = None,
+    stream: Any = False,
+    temperature: Any = None,
+    top_p: Any = None,
+    max_tokens: Any = None,
+    max_completion_tokens: Any = None,
+    frequency_penalty: Any = None,
+    presence_penalty: Any = None,
+    stop: Any = None,
+    n: Any = None,
+    seed: Any = None,
+    tools: Any = None,
+    tool_choice: Any = None,
+    parallel_tool_calls: Any = None,
+    response_format: Any = None,
+    logprobs: Any = None,
+    top_logprobs: Any = None,
+    stream_options: Any = None,
+    user: Any = None,
+    prompt_id: Any = None,
+    version_id: Any = None,
+    environment: Any = None,
+    inputs: Any = None,
+) -> tuple[ModelChain | None, dict[str, Any]]:
+    """Check ``chat.completions.create``'s body arguments and build its body.
+
+    Returns:
+        The model chain (None for a stored prompt without ``model``) and the body; its
+        ``model`` is the chain as written, for the caller to replace with the routed one.
+
+    Raises:
+        InvalidInputError: an argument is wrong (``field`` names it).
+    """
+    body: dict[str, Any] = {}
+    chain = None
+    if model is not None or prompt_id is None:
+        chain = model_chain(model, stacklevel)
+        body["model"] = str(chain)
+    body["messages"] = message_list(messages, allow_empty=prompt_id is not None)
+    add_prompt_fields(
+        body, prompt_id=prompt_id, version_id=version_id, environment=environment, inputs=inputs
+    )
+    if flag("stream", stream):
+        body["stream"] = True
+    add_sampling(
+        body,
+        temperature=temperature,
+        top_p=top_p,
+        frequency_penalty=frequency_penalty,
+        presence_penalty=presence_penalty,
+        max_tokens=max_tokens,
+        n=n,
+        seed=seed,
+        stop=stop,
+        logprobs=logprobs,
+        user=user,
+        stream_options=stream_options,
+    )
+    if max_completion_tokens is not None:
+        body["max_completion_tokens"] = integer("max_completion_tokens", max_completion_tokens, 1)
+    if top_logprobs is not None:
+        body["top_logprobs"] = integer("top_logprobs", top_logprobs, 0)
+    if tools is not None:
+        body["tools"] = _tools(tools)
+    set_if_given(body, "tool_choice", tool_choice)
+    set_if_given(body, "parallel_tool_calls", parallel_tool_calls)
+    set_if_given(body, "response_format", response_format)
+    return chain, body
+
+
+def completion_body(
+    stacklevel: int | None,
+    /,
+    *,
+    model: Any,
+    prompt: Any,
+    stream: Any = False,
+    temperature: Any = None,
+    top_p: Any = None,
+    max_tokens: Any = None,
+    frequency_penalty: Any = None,
+    presence_penalty: Any = None,
+    stop: Any = None,
+    n: Any = None,
+    seed: Any = None,
+    logprobs: Any = None,
+    echo: Any = None,
+    suffix: Any = None,
+    best_of: Any = None,
+    stream_options: Any = None,
+    user: Any = None,
+) -> tuple[ModelChain, dict[str, Any]]:
+    """Check ``completions.create``'s body arguments and build its body.
+
+    Returns:
+        The model chain and the body (``model`` as for :func:`chat_completion_body`).
+
+    Raises:
+        InvalidInputError: an argument is wrong (``field`` names it).
+    """
+    if isinstance(prompt, str):
+        prompt_value: object = prompt
+    elif isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt):
+        if not prompt:
+            raise InvalidInputError("prompt", "must not be empty")
+        prompt_value = list(prompt)
+    else:
+        raise InvalidInputError("prompt", "must be a str or a list of str")
+    chain = model_chain(model, stacklevel)
+    body: dict[str, Any] = {"model": str(chain), "prompt": prompt_value}
+    if flag("stream", stream):
+        body["stream"] = True
+    add_sampling(
+        body,
+        temperature=temperature,
+        top_p=top_p,
+        frequency_penalty=frequency_penalty,
+        presence_penalty=presence_penalty,
+        max_tokens=max_tokens,
+        n=n,
+        seed=seed,
+        stop=stop,
+        logprobs=None if logprobs is None else integer("logprobs", logprobs, 0),
+        user=user,
+        stream_options=stream_options,
+    )
+    set_if_given(body, "echo", echo)
+    set_if_given(body, "suffix", suffix)
+    if best_of is not None:
+        body["best_of"] = integer("best_of", best_of, 1)
+    return chain, body
+
+
+def embedding_body(
+    stacklevel: int | None,
+    /,
+    *,
+    model: Any,
+    input: Any,
+    dimensions: Any = None,
+    encoding_format: Any = None,
+    user: Any = None,
+) -> tuple[ModelChain, dict[str, Any]]:
+    """Check ``embeddings.create``'s body arguments and build its body.
+
+    Returns:
+        The model chain and the body (``model`` as for :func:`chat_completion_body`).
+
+    Raises:
+        InvalidInputError: an argument is wrong (``field`` names it).
+    """
+    if isinstance(input, str):
+        input_value: object = input
+    elif isinstance(input, Sequence) and not isinstance(input, bytes) and input:
+        input_value = list(input)
+    else:
+        raise InvalidInputError("input", "must be a str or a non-empty list")
+    chain = model_chain(model, stacklevel)
+    body: dict[str, Any] = {"model": str(chain), "input": input_value}
+    if dimensions is not None:
+        body["dimensions"] = integer("dimensions", dimensions, 1)
+    if encoding_format is not None:
+        if encoding_format not in ("float", "base64"):
+            raise InvalidInputError("encoding_format", "must be 'float' or 'base64'")
+        body["encoding_format"] = encoding_format
+    if user is not None:
+        if not isinstance(user, str):
+            raise InvalidInputError("user", f"must be a str, got {type(user).__name__}")
+        body["user"] = user
+    return chain, body

@@ -10,6 +10,10 @@ The moving parts::
       -> a result stream      bounded: a slow consumer slows the workers (flat memory)
       -> BatchRun.__anext__   as they finish, or in input order (``ordered=True``)
 
+A :class:`BatchRequest` checks its body when it is built, with the function its endpoint's
+``create()`` builds its body with (:func:`check_body`), so a bad body is refused before the
+batch starts rather than becoming a failure after others were sent.
+
 A fixed pool of workers fed one item at a time costs less than a task per request (no
 task is created per request and no 10,000 tasks wait on a semaphore), and it bounds what is
 pulled from the input: at most ``concurrency`` items are held by workers, plus ``buffer``
@@ -58,8 +62,9 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
+from ._arguments import chat_completion_body, completion_body, embedding_body, flag
 from ._exceptions import InvalidInputError, RateLimitError
-from ._helicone import HeliconeOptions, RateLimitInfo
+from ._helicone import HeliconeOptions, RateLimitInfo, _split_metadata
 
 if TYPE_CHECKING:
     from ._client import AsyncHelicone
@@ -135,6 +140,49 @@ def _check_body(_instance: object, _attribute: object, value: Any) -> None:
         raise InvalidInputError("body", f"must be a mapping, got {type(value).__name__}")
 
 
+_BODY_BUILDERS: dict[str, Callable[..., Any]] = {
+    "chat.completions": chat_completion_body,
+    "completions": completion_body,
+    "embeddings": embedding_body,
+}
+
+
+def check_body(endpoint: Endpoint, body: Mapping[str, Any]) -> None:
+    """Check a batch body with the checks its endpoint's ``create`` makes (nothing is sent).
+
+    The body fields ``create`` takes as arguments go through the same function that
+    ``create`` builds its body with (``_arguments.chat_completion_body``...); Helicone keys
+    of ``metadata`` get the per-key checks ``resolve_helicone`` makes; ``fallback`` and
+    ``fallback_deadline`` those of ``resolve_policy``. Rules across the client's own
+    Helicone options (a rate-limit segment needing a user id...) need the client, so they
+    are checked when the request is sent.
+
+    Raises:
+        InvalidInputError: ``field`` is ``body.<argument>`` (``body.messages[0].role``...).
+    """
+    build = _BODY_BUILDERS[endpoint]
+    named, required = _body_params(build)
+    for key in body:
+        if not isinstance(key, str):
+            raise InvalidInputError("body", f"keys must be str, got {type(key).__name__}")
+    if flag("body.stream", body.get("stream")):
+        raise InvalidInputError("body.stream", "streaming is not supported in a batch")
+    for name in required:
+        if name not in body:
+            raise InvalidInputError(f"body.{name}", "is required")
+    try:
+        build(None, **{k: v for k, v in body.items() if k in named and k != "stream"})
+        metadata = body.get("metadata")
+        if metadata is not None:
+            _split_metadata(metadata)
+        if body.get("fallback") is not None or body.get("fallback_deadline") is not None:
+            from ._fallback import FallbackPolicy, resolve_policy
+
+            resolve_policy(FallbackPolicy(), body.get("fallback"), body.get("fallback_deadline"))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"body.{exc.field}", exc.problem) from None
+
+
 def _check_id(_instance: object, _attribute: object, value: Any) -> None:
     if value is not None and (not isinstance(value, str) or not value):
         raise InvalidInputError("id", "must be a non-empty str or None")
@@ -159,14 +207,19 @@ class BatchRequest:
         helicone: per-request :class:`HeliconeOptions`, merged over the client's.
 
     Raises:
-        InvalidInputError: an unsupported endpoint, a body that is not a mapping, an empty
-            id, or ``helicone`` that is not ``HeliconeOptions``.
+        InvalidInputError: an unsupported endpoint; a body that is not a mapping, or one the
+            endpoint's ``create`` would refuse (checked here, with the same checks, so a
+            bad body never reaches :func:`run_batch`; ``field`` is ``body.<argument>``, e.g.
+            ``body.model``); an empty id; or ``helicone`` that is not ``HeliconeOptions``.
     """
 
     endpoint: Endpoint = attrs.field(converter=normalize_endpoint)
     body: Mapping[str, Any] = attrs.field(validator=_check_body)
     id: str | None = attrs.field(default=None, validator=_check_id)
     helicone: HeliconeOptions | None = attrs.field(default=None, validator=_check_options)
+
+    def __attrs_post_init__(self) -> None:
+        check_body(self.endpoint, self.body)
 
     @classmethod
     def from_openai(cls, line: Mapping[str, Any]) -> BatchRequest:
@@ -180,7 +233,8 @@ class BatchRequest:
             The request, with ``id`` = ``custom_id``.
 
         Raises:
-            InvalidInputError: a field is missing or wrong (``field`` names it).
+            InvalidInputError: a field is missing or wrong (``field`` names it), the body
+                too, as :class:`BatchRequest` checks it.
         """
         if not isinstance(line, Mapping):
             raise InvalidInputError("line", f"must be a JSON object, got {type(line).__name__}")
@@ -199,8 +253,6 @@ class BatchRequest:
         body = line.get("body")
         if not isinstance(body, Mapping):
             raise InvalidInputError("body", "is missing or not a JSON object")
-        if body.get("stream"):
-            raise InvalidInputError("body.stream", "streaming is not supported in a batch")
         return cls(endpoint, body, custom_id)
 
 
@@ -309,7 +361,8 @@ _body_params_cache: dict[object, tuple[frozenset[str], tuple[str, ...]]] = {}
 
 
 def _body_params(create: Callable[..., Any]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """The body fields ``create`` takes as arguments, and those it requires."""
+    """The body fields ``create`` (or a body builder) takes as arguments, and those it
+    requires."""
     func = getattr(create, "__func__", create)
     found = _body_params_cache.get(func)
     if found is None:
@@ -326,26 +379,21 @@ def _body_params(create: Callable[..., Any]) -> tuple[frozenset[str], tuple[str,
 
 async def _send(client: AsyncHelicone, request: BatchRequest) -> Any:
     """Send one request through the client's public API; body fields it names become
-    arguments (and are validated), the rest go in ``extra_body``."""
+    arguments, the rest go in ``extra_body``. The body was checked when the request was
+    built (:func:`check_body`); ``create`` checks its arguments again, as for any call."""
     if request.endpoint == "chat.completions":
         create: Callable[..., Any] = client.chat.completions.create
     elif request.endpoint == "completions":
         create = client.completions.create
     else:
         create = client.embeddings.create
-    named, required = _body_params(create)
-    for name in required:
-        if name not in request.body:
-            raise InvalidInputError(f"body.{name}", "is required")
+    named, _ = _body_params(create)
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in request.body.items():
         if key in named:
             kwargs[key] = value
-        elif key == "stream":
-            if value:
-                raise InvalidInputError("body.stream", "streaming is not supported in a batch")
-        else:
+        elif key != "stream":  # False or None: check_body refused the rest
             extra[key] = value
     if extra:
         kwargs["extra_body"] = extra
@@ -872,8 +920,11 @@ def run_batch(
         client: the client to send through (its retries, timeouts and Helicone options apply).
         requests: :class:`BatchRequest` objects, or OpenAI Batch API input lines as mappings
             (``custom_id``, ``method``, ``url``, ``body``); an iterable or async iterable.
-            An item that is neither gives an error result; an exception raised by the
-            iterable itself ends the batch (it is raised from the ``async with`` block).
+            A :class:`BatchRequest` checked its body when it was built (a bad one raised
+            ``InvalidInputError`` then, so it never gets here); a mapping is read as it is
+            pulled, and one that cannot be read (a bad body included) gives an error
+            result and is not sent, as does an item that is neither. An exception raised by
+            the iterable itself ends the batch (it is raised from the ``async with`` block).
             An async iterator is closed (``aclose``) when the batch ends.
         concurrency: at most this many requests in flight.
         max_requests_per_minute: a client-side request budget, paced evenly.

@@ -122,7 +122,8 @@ def scan_input(path: str) -> list[str]:
         The ``custom_id``s, in file order.
 
     Raises:
-        InputProblems: malformed lines or duplicate ``custom_id``s (all of them).
+        InputProblems: malformed lines, bodies their endpoint's ``create()`` would refuse
+            (:class:`BatchRequest` checks them), or duplicate ``custom_id``s (all of them).
         OSError: the file cannot be read.
     """
     from ._exceptions import InvalidInputError

@@ -1,8 +1,9 @@
 """The gateway resources of :class:`AsyncHelicone`: ``chat.completions``, ``completions``,
 ``embeddings`` and ``models``.
 
-Each ``create`` checks its arguments and builds the JSON body (with ``_arguments.py``;
-nothing is sent when an argument is wrong), then hands the body to the client's send path
+Each ``create`` checks its arguments and builds the JSON body (with ``_arguments.py``'s
+``*_body`` functions, which also check batch bodies; nothing is sent when an argument is
+wrong), then hands the body to the client's send path
 (``_client.py``): one request, a stream, or a client-side fallback chain (``_fallback.py``).
 """
 
@@ -11,16 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
-from ._arguments import (
-    add_prompt_fields,
-    add_sampling,
-    flag,
-    integer,
-    message_list,
-    model_chain,
-    set_if_given,
-)
-from ._exceptions import InvalidInputError
+from ._arguments import chat_completion_body, completion_body, embedding_body
 from ._models import ChatCompletion, Completion, CreateEmbeddingResponse, ModelList
 from ._modelstring import ModelChain, ModelTarget
 
@@ -267,42 +259,38 @@ class ChatCompletions(_Resource):
                 deadline ran out). A target whose error stops the chain raises that
                 error, with ``.helicone.attempts`` set.
         """
-        body: dict[str, Any] = {}
-        plan = None
-        if model is not None or prompt_id is None:
-            plan, body["model"] = self._route(model_chain(model), fallback, fallback_deadline)
-        body["messages"] = message_list(messages, allow_empty=prompt_id is not None)
-        add_prompt_fields(
-            body, prompt_id=prompt_id, version_id=version_id, environment=environment, inputs=inputs
-        )
-        stream = flag("stream", stream)
-        if stream:
-            body["stream"] = True
-        add_sampling(
-            body,
+        # stacklevel 5: parse_model <- model_chain <- chat_completion_body <- create <- caller.
+        chain, body = chat_completion_body(
+            5,
+            messages=messages,
+            model=model,
+            stream=stream,
             temperature=temperature,
             top_p=top_p,
+            max_tokens=max_tokens,
+            max_completion_tokens=max_completion_tokens,
             frequency_penalty=frequency_penalty,
             presence_penalty=presence_penalty,
-            max_tokens=max_tokens,
+            stop=stop,
             n=n,
             seed=seed,
-            stop=stop,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            response_format=response_format,
             logprobs=logprobs,
-            user=user,
+            top_logprobs=top_logprobs,
             stream_options=stream_options,
+            user=user,
+            prompt_id=prompt_id,
+            version_id=version_id,
+            environment=environment,
+            inputs=inputs,
         )
-        if max_completion_tokens is not None:
-            body["max_completion_tokens"] = integer(
-                "max_completion_tokens", max_completion_tokens, 1
-            )
-        if top_logprobs is not None:
-            body["top_logprobs"] = integer("top_logprobs", top_logprobs, 0)
-        if tools is not None:
-            body["tools"] = [dict(t) for t in tools]
-        set_if_given(body, "tool_choice", tool_choice)
-        set_if_given(body, "parallel_tool_calls", parallel_tool_calls)
-        set_if_given(body, "response_format", response_format)
+        plan = None
+        if chain is not None:
+            plan, body["model"] = self._route(chain, fallback, fallback_deadline)
+        stream = "stream" in body
         result: ChatCompletion | ChatCompletionStream = await self._post(
             "chat/completions",
             body,
@@ -455,37 +443,28 @@ class Completions(_Resource):
             InvalidInputError, APIStatusError, APIConnectionError,
             APIResponseValidationError: as for chat completions.
         """
-        if isinstance(prompt, str):
-            prompt_value: object = prompt
-        elif isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt):
-            if not prompt:
-                raise InvalidInputError("prompt", "must not be empty")
-            prompt_value = list(prompt)
-        else:
-            raise InvalidInputError("prompt", "must be a str or a list of str")
-        plan, wire = self._route(model_chain(model), fallback, fallback_deadline)
-        body: dict[str, Any] = {"model": wire, "prompt": prompt_value}
-        stream = flag("stream", stream)
-        if stream:
-            body["stream"] = True
-        add_sampling(
-            body,
+        chain, body = completion_body(
+            5,
+            model=model,
+            prompt=prompt,
+            stream=stream,
             temperature=temperature,
             top_p=top_p,
+            max_tokens=max_tokens,
             frequency_penalty=frequency_penalty,
             presence_penalty=presence_penalty,
-            max_tokens=max_tokens,
+            stop=stop,
             n=n,
             seed=seed,
-            stop=stop,
-            logprobs=None if logprobs is None else integer("logprobs", logprobs, 0),
-            user=user,
+            logprobs=logprobs,
+            echo=echo,
+            suffix=suffix,
+            best_of=best_of,
             stream_options=stream_options,
+            user=user,
         )
-        set_if_given(body, "echo", echo)
-        set_if_given(body, "suffix", suffix)
-        if best_of is not None:
-            body["best_of"] = integer("best_of", best_of, 1)
+        plan, body["model"] = self._route(chain, fallback, fallback_deadline)
+        stream = "stream" in body
         result: Completion | CompletionStream = await self._post(
             "completions",
             body,
@@ -548,22 +527,15 @@ class Embeddings(_Resource):
             InvalidInputError, APIStatusError, APIConnectionError,
             APIResponseValidationError: as for chat completions.
         """
-        if isinstance(input, str):
-            input_value: object = input
-        elif isinstance(input, Sequence) and not isinstance(input, bytes) and input:
-            input_value = list(input)
-        else:
-            raise InvalidInputError("input", "must be a str or a non-empty list")
-        plan, wire = self._route(model_chain(model), fallback, fallback_deadline)
-        body: dict[str, Any] = {"model": wire, "input": input_value}
-        if dimensions is not None:
-            body["dimensions"] = integer("dimensions", dimensions, 1)
-        if encoding_format is not None:
-            if encoding_format not in ("float", "base64"):
-                raise InvalidInputError("encoding_format", "must be 'float' or 'base64'")
-            body["encoding_format"] = encoding_format
-        if user is not None:
-            body["user"] = user
+        chain, body = embedding_body(
+            5,
+            model=model,
+            input=input,
+            dimensions=dimensions,
+            encoding_format=encoding_format,
+            user=user,
+        )
+        plan, body["model"] = self._route(chain, fallback, fallback_deadline)
         result: CreateEmbeddingResponse = await self._post(
             "embeddings",
             body,

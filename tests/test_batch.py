@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from aiohelicone import (
     HeliconeOptions,
     InvalidInputError,
     RateLimitError,
+    UnknownProviderWarning,
     collect_batch,
     run_batch,
 )
@@ -36,6 +38,13 @@ from aiohelicone.testing import (
 )
 
 MODEL = "gpt-4o-mini"
+
+#: A valid body for each endpoint.
+GOOD_BODIES: dict[str, dict[str, Any]] = {
+    "chat.completions": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+    "completions": {"model": "gpt-3.5-turbo-instruct", "prompt": "hi"},
+    "embeddings": {"model": "text-embedding-3-small", "input": "hi"},
+}
 
 
 def chat(i: int, **body: Any) -> BatchRequest:
@@ -127,7 +136,7 @@ pytestmark = pytest.mark.anyio
 def test_endpoint_names_and_openai_urls_normalise(value: str, expected: str) -> None:
     """Endpoint names and OpenAI URL paths map to the same endpoint."""
     assert normalize_endpoint(value) == expected
-    assert BatchRequest(value, {}).endpoint == expected
+    assert BatchRequest(value, GOOD_BODIES[expected]).endpoint == expected
 
 
 @pytest.mark.parametrize("value", ["/v1/responses", "", "chat", 3])
@@ -160,6 +169,128 @@ def test_openai_line_problems_name_the_field(data: dict[str, Any], field: str) -
     assert info.value.field == field
 
 
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+#: (endpoint, body, the field named): bodies the endpoint's create() refuses.
+BAD_BODIES: list[tuple[str, dict[Any, Any], str]] = [
+    ("chat.completions", {"model": 5, "messages": MESSAGES}, "body.model"),
+    ("chat.completions", {"model": MODEL, "messages": "x"}, "body.messages"),
+    ("chat.completions", {"messages": MESSAGES}, "body.model"),
+    ("chat.completions", {"model": MODEL}, "body.messages"),
+    ("chat.completions", {"model": "a,,b", "messages": MESSAGES}, "body.model"),
+    ("chat.completions", {"model": MODEL, "messages": [{"content": "x"}]}, "body.messages[0].role"),
+    (
+        "chat.completions",
+        {"model": MODEL, "messages": MESSAGES, "temperature": "hot"},
+        "body.temperature",
+    ),
+    (
+        "chat.completions",
+        {"model": MODEL, "messages": MESSAGES, "max_tokens": 0},
+        "body.max_tokens",
+    ),
+    ("chat.completions", {"model": MODEL, "messages": MESSAGES, "tools": "x"}, "body.tools"),
+    (
+        "chat.completions",
+        {"model": MODEL, "messages": MESSAGES, "version_id": "v1"},
+        "body.prompt_id",
+    ),
+    ("chat.completions", {"model": MODEL, "messages": MESSAGES, "stream": "yes"}, "body.stream"),
+    (
+        "chat.completions",
+        {"model": MODEL, "messages": MESSAGES, "metadata": {"Helicone-Cache-Enabled": "maybe"}},
+        "body.metadata['Helicone-Cache-Enabled']",
+    ),
+    ("chat.completions", {"model": MODEL, "messages": MESSAGES, "metadata": "x"}, "body.metadata"),
+    (
+        "chat.completions",
+        {"model": MODEL, "messages": MESSAGES, "fallback": "sideways"},
+        "body.fallback",
+    ),
+    ("chat.completions", {"model": MODEL, "messages": MESSAGES, 1: "x"}, "body"),
+    ("completions", {"model": "m"}, "body.prompt"),
+    ("completions", {"prompt": "hi"}, "body.model"),
+    ("completions", {"model": "m", "prompt": 5}, "body.prompt"),
+    ("completions", {"model": "m", "prompt": "hi", "best_of": 0}, "body.best_of"),
+    ("embeddings", {"input": "hi"}, "body.model"),
+    ("embeddings", {"model": "m", "input": []}, "body.input"),
+    ("embeddings", {"model": "m", "input": "hi", "dimensions": "3"}, "body.dimensions"),
+    ("embeddings", {"model": "m", "input": "hi", "encoding_format": "hex"}, "body.encoding_format"),
+    ("embeddings", {"model": "m", "input": "hi", "user": 5}, "body.user"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "body", "field"), BAD_BODIES)
+def test_bad_body_is_refused_when_the_request_is_built(
+    endpoint: str, body: dict[Any, Any], field: str
+) -> None:
+    """A body its endpoint's create() refuses raises InvalidInputError naming body.<field>,
+    from BatchRequest and from an OpenAI Batch line alike."""
+    with pytest.raises(InvalidInputError) as info:
+        BatchRequest(endpoint, body)  # type: ignore[arg-type]
+    assert info.value.field == field
+    url = "/v1/" + endpoint.replace(".", "/")
+    with pytest.raises(InvalidInputError) as again:
+        BatchRequest.from_openai({"custom_id": "a", "url": url, "body": body})
+    assert (again.value.field, again.value.problem) == (field, info.value.problem)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "field"),
+    [case for case in BAD_BODIES if case[2] != "body"],
+)
+async def test_batch_check_and_create_are_the_same_check(
+    endpoint: str, body: dict[str, Any], field: str
+) -> None:
+    """The resource's create() refuses the same body with the same field and words."""
+    async with AsyncHelicone(api_key="sk-test", base_url="http://127.0.0.1:9/v1") as client:
+        create: Any = {
+            "chat.completions": client.chat.completions.create,
+            "completions": client.completions.create,
+            "embeddings": client.embeddings.create,
+        }[endpoint]
+        with pytest.raises(InvalidInputError) as batch:
+            BatchRequest(endpoint, body)  # type: ignore[arg-type]
+        with pytest.raises((InvalidInputError, TypeError)) as direct:
+            await create(**body)
+    if isinstance(direct.value, TypeError):  # a required keyword is missing: Python's check
+        assert batch.value.problem == "is required"
+    else:
+        assert isinstance(direct.value, InvalidInputError)
+        assert (f"body.{direct.value.field}", direct.value.problem) == (
+            batch.value.field,
+            batch.value.problem,
+        )
+
+
+def test_checking_a_body_does_not_warn() -> None:
+    """An unknown provider warns when the request is sent, not also when it is built."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BatchRequest("chat.completions", {"model": "gpt-4o/brandnewai", "messages": MESSAGES})
+
+
+async def test_unknown_provider_warns_once_when_sent(env: Env) -> None:
+    """The send still warns about an unknown provider (the check only stays quiet)."""
+    request = BatchRequest("chat.completions", {"model": "gpt-4o/brandnewai", "messages": MESSAGES})
+    with pytest.warns(UnknownProviderWarning) as record:
+        results = await collect_batch(env.client, [request])
+    assert results[0].attempts == 1 and len(env.gateway.requests) == 1
+    assert len([w for w in record if w.category is UnknownProviderWarning]) == 1
+
+
+async def test_bad_mapping_body_is_an_error_result_and_is_never_sent(env: Env) -> None:
+    """A mapping read lazily by run_batch with a bad body is its error result; only the good
+    ones are sent."""
+    bad = {**line(1), "body": {"model": 5, "messages": MESSAGES}}
+    results = await collect_batch(env.client, [line(0), bad, line(2)])
+    assert [r.ok for r in results] == [True, False, True]
+    error = results[1].error
+    assert isinstance(error, InvalidInputError) and error.field == "body.model"
+    assert results[1].request is None and results[1].attempts == 0
+    assert sorted(number(r) for r in env.gateway.requests) == [0, 2]
+
+
 def test_openai_line_becomes_a_request() -> None:
     """custom_id becomes the id; the URL becomes the endpoint."""
     request = BatchRequest.from_openai(line(7))
@@ -174,7 +305,10 @@ def test_token_estimate_is_prompt_chars_over_4_plus_max_tokens_times_n() -> None
     """The estimate counts message text, prompts, inputs and token arrays, plus max_tokens * n."""
     text = "x" * 40
     assert estimate_tokens(chat(0, max_tokens=50)) == math.ceil(len("msg 0") / 4) + 50
-    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]}
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}],
+    }
     assert (
         estimate_tokens(BatchRequest("chat.completions", {**body, "max_tokens": 5, "n": 3})) == 25
     )
@@ -182,10 +316,12 @@ def test_token_estimate_is_prompt_chars_over_4_plus_max_tokens_times_n() -> None
         estimate_tokens(BatchRequest("chat.completions", {**body, "max_completion_tokens": 2}))
         == 12
     )
-    assert estimate_tokens(BatchRequest("completions", {"prompt": [text, text]})) == 20
-    assert estimate_tokens(BatchRequest("embeddings", {"input": [1, 2, 3]})) == 3
-    assert estimate_tokens(BatchRequest("embeddings", {"input": [[1, 2], [3]]})) == 3
-    assert estimate_tokens(BatchRequest("embeddings", {})) == 1
+    assert (
+        estimate_tokens(BatchRequest("completions", {"model": "m", "prompt": [text, text]})) == 20
+    )
+    assert estimate_tokens(BatchRequest("embeddings", {"model": "m", "input": [1, 2, 3]})) == 3
+    assert estimate_tokens(BatchRequest("embeddings", {"model": "m", "input": [[1, 2], [3]]})) == 3
+    assert estimate_tokens(BatchRequest("embeddings", {"model": "m", "input": ""})) == 1
 
 
 # -- the governor (pure arithmetic, injected times) ----------------------------------------------
@@ -311,7 +447,8 @@ async def test_ordered_mode_runs_a_bounded_window_ahead(env: Env) -> None:
 
 
 async def test_failures_are_results_and_never_stop_the_batch(env: Env) -> None:
-    """Gateway errors, invalid bodies and unreadable items are error results; the rest succeed."""
+    """Gateway errors and unreadable items (a bad line, a bad body, not a request) are error
+    results; the rest succeed, and nothing unreadable is sent."""
 
     def decide(record: RequestRecord) -> Reply | RawResponse:
         if number(record) % 3 == 0:
@@ -320,10 +457,10 @@ async def test_failures_are_results_and_never_stop_the_batch(env: Env) -> None:
 
     env.gateway.script("*", [Respond(decide)], repeat=True)
     requests: list[Any] = [chat(i) for i in range(9)]
-    requests.append(BatchRequest("chat.completions", {"model": MODEL}, id="no-messages"))
+    requests.append({**line(0), "custom_id": "no-messages", "body": {"model": MODEL}})
     requests.append({"custom_id": "broken-line"})
     requests.append(42)
-    requests.append(chat(99, stream=True))
+    requests.append({**line(99), "body": {**line(99)["body"], "stream": True}})
     results = {r.id: r for r in await collect_batch(env.client, requests, concurrency=4)}
     assert len(results) == 13
     for i in range(9):
@@ -335,10 +472,12 @@ async def test_failures_are_results_and_never_stop_the_batch(env: Env) -> None:
         else:
             assert result.response is not None and result.error is None
     assert isinstance(results["no-messages"].error, InvalidInputError)
+    assert results["no-messages"].error.field == "body.messages"
     assert isinstance(results["broken-line"].error, InvalidInputError)
     assert results["broken-line"].request is None
     assert isinstance(results["11"].error, InvalidInputError)  # no id: its position
     assert isinstance(results["r99"].error, InvalidInputError)
+    assert results["r99"].error.field == "body.stream"
     assert len(env.gateway.requests) == 9
 
 

@@ -178,6 +178,78 @@ async def test_bad_input_is_reported_with_line_numbers_and_nothing_is_sent(
     assert not out.exists()
 
 
+def body_line(i: int, url: str, body: Any) -> str:
+    """An input line ``r<i>`` with its own URL and body."""
+    return json.dumps({"custom_id": f"r{i}", "method": "POST", "url": url, "body": body}) + "\n"
+
+
+@pytest.mark.anyio
+async def test_bad_bodies_are_reported_with_line_numbers_and_nothing_is_sent(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    """Bodies the resources refuse are listed by line number and field; exit 2; no request."""
+    chat, text, embed = "/v1/chat/completions", "/v1/completions", "/v1/embeddings"
+    messages = [{"role": "user", "content": "hi"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        input_line(0)
+        + body_line(1, chat, {"model": 5, "messages": messages})
+        + body_line(2, chat, {"model": MODEL, "messages": "x"})
+        + body_line(3, chat, {"messages": messages})
+        + body_line(4, text, {"model": "m"})
+        + body_line(5, embed, {"model": "m", "input": "hi", "dimensions": "3"})
+        + body_line(
+            6,
+            chat,
+            {"model": MODEL, "messages": messages, "metadata": {"Helicone-Cache-Enabled": 2}},
+        )
+        + body_line(7, "/v1/responses", {"model": MODEL, "input": "hi"})
+        + input_line(8)
+    )
+    out = tmp_path / "out.jsonl"
+    gateway = FakeGateway()
+    async with serve(gateway) as server:
+        result = await anyio.run_process(
+            command(
+                *("--backend", anyio_backend, "batch", str(bad), "-o", str(out)),
+                *("--base-url", f"{server.url}/v1"),
+            ),
+            env=child_env(HELICONE_API_KEY="sk-test"),
+            check=False,
+        )
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert f"{bad}:2: body.model: must be a str" in stderr
+    assert f"{bad}:3: body.messages: must be a list of message mappings" in stderr
+    assert f"{bad}:4: body.model: is required" in stderr
+    assert f"{bad}:5: body.prompt: is required" in stderr
+    assert f"{bad}:6: body.dimensions: must be an int" in stderr
+    assert f"{bad}:7: body.metadata['Helicone-Cache-Enabled']:" in stderr
+    assert f"{bad}:8: url: unsupported '/v1/responses'" in stderr
+    assert ":1:" not in stderr and ":9:" not in stderr
+    assert "7 bad input line(s); nothing was sent" in stderr
+    assert gateway.requests == []
+    assert not out.exists()
+
+
+def test_scan_input_checks_bodies_and_passes_good_files(tmp_path: Path) -> None:
+    """scan_input refuses a bad body with its line number and accepts every endpoint's good one."""
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        input_line(0)
+        + body_line(1, "/v1/completions", {"model": "m", "prompt": "hi", "max_tokens": 3})
+        + body_line(2, "/v1/embeddings", {"model": "m", "input": [1, 2], "extra_field": True})
+    )
+    assert scan_input(str(good)) == ["r0", "r1", "r2"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        input_line(0) + "\n" + body_line(1, "/v1/embeddings", {"model": "m", "input": []})
+    )
+    with pytest.raises(InputProblems) as info:
+        scan_input(str(bad))
+    assert info.value.problems == [(3, "body.input: must be a str or a non-empty list")]
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_each_request_reaches_the_gateway_exactly_once(tmp_path: Path) -> None:
