@@ -1,9 +1,11 @@
-"""The gateway resources of :class:`AsyncHelicone`: ``chat.completions``, ``completions``,
+"""Layer 5 (client): the gateway resources: ``chat.completions``, ``completions``,
 ``embeddings`` and ``models``.
 
 Each ``create`` checks its arguments and builds the JSON body (with ``_arguments.py``;
-nothing is sent when an argument is wrong), then hands the body to the client's send path
-(``_client.py``): one request, a stream, or a client-side fallback chain (``_fallback.py``).
+nothing is sent when an argument is wrong), bundles its per-call options in one
+:class:`RequestOptions`, and hands both to the send path (``_send.py``): one request or a
+stream (``Sender.request(call, cast_to, stream_cls=...)``), or a client-side fallback chain
+(``_routing.py``). A resource holds the sender and the router, never the client.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ from ._arguments import (
 from ._exceptions import InvalidInputError
 from ._models import ChatCompletion, Completion, CreateEmbeddingResponse, ModelList
 from ._modelstring import ModelChain, ModelTarget
+from ._send import RequestOptions
+from ._streaming import ChatCompletionStream, CompletionStream
 
 if TYPE_CHECKING:
-    import httpx2
-
-    from ._client import AsyncHelicone
     from ._fallback import ChainPlan, FallbackMode, FallbackPolicy
     from ._helicone import HeliconeOptions
-    from ._streaming import ChatCompletionStream, CompletionStream, StreamTimeouts
+    from ._routing import Router
+    from ._send import Sender, StreamClass
+    from ._timeouts import StreamTimeouts, TimeoutArg
 
 __all__ = ["Chat", "ChatCompletions", "Completions", "Embeddings", "ModelArg", "Models"]
 
@@ -39,16 +42,15 @@ ModelArg: TypeAlias = str | ModelChain | Sequence[str | ModelTarget]
 
 
 class _Resource:
-    __slots__ = ("_client",)
+    __slots__ = ("_router", "_sender")
 
-    def __init__(self, client: AsyncHelicone) -> None:
-        self._client = client
+    def __init__(self, sender: Sender, router: Router) -> None:
+        self._sender = sender
+        self._router = router
 
-    def _route(
-        self, chain: ModelChain, fallback: object, deadline: float | None
-    ) -> tuple[ChainPlan | None, str]:
+    def _route(self, chain: ModelChain, options: RequestOptions) -> tuple[ChainPlan | None, str]:
         """The client-side chain to run (None: one request) and the body's ``model``."""
-        plan = self._client._fallback_plan(chain, fallback, deadline)
+        plan = self._router.plan(chain, options.fallback, options.fallback_deadline)
         return plan, str(chain) if plan is None else plan.first_wire
 
     async def _post(
@@ -57,45 +59,14 @@ class _Resource:
         body: dict[str, Any],
         plan: ChainPlan | None,
         answer: type[Any],
-        stream_kind: str | None,
-        *,
-        helicone: HeliconeOptions | None,
-        metadata: Mapping[str, Any] | None,
-        extra_headers: Mapping[str, str] | None,
-        extra_query: Mapping[str, Any] | None,
-        extra_body: Mapping[str, Any] | None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None,
-        max_retries: int | None,
-        stream_timeouts: StreamTimeouts | None = None,
+        stream_cls: StreamClass[Any] | None,
+        options: RequestOptions,
     ) -> Any:
-        """Send a built body: one request, a stream (``stream_kind``), or ``plan``'s chain."""
-        client = self._client
-        call = client._prepare(
-            "POST",
-            path,
-            body,
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_timeouts=stream_timeouts,
-        )
+        """Send a built body: one request, a stream (``stream_cls``), or ``plan``'s chain."""
+        call = self._sender.prepare("POST", path, body, options, stream=stream_cls is not None)
         if plan is not None:
-            return await client._run_chain(
-                plan,
-                body,
-                call,
-                stream_kind or answer,
-                helicone=helicone,
-                metadata=metadata,
-                extra_headers=extra_headers,
-            )
-        if stream_kind is not None:
-            return await client._stream(call, stream_kind)
-        return await client._request(answer, call)
+            return await self._router.run(plan, body, call, answer, stream_cls, options)
+        return await self._sender.request(call, answer, stream_cls=stream_cls)
 
 
 class ChatCompletions(_Resource):
@@ -136,7 +107,7 @@ class ChatCompletions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -176,7 +147,7 @@ class ChatCompletions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -215,7 +186,7 @@ class ChatCompletions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -264,10 +235,22 @@ class ChatCompletions(_Resource):
                 deadline ran out). A target whose error stops the chain raises that
                 error, with ``.helicone.attempts`` set.
         """
+        options = RequestOptions(
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+            fallback=fallback,
+            fallback_deadline=fallback_deadline,
+        )
         body: dict[str, Any] = {}
         plan = None
         if model is not None or prompt_id is None:
-            plan, body["model"] = self._route(model_chain(model), fallback, fallback_deadline)
+            plan, body["model"] = self._route(model_chain(model), options)
         body["messages"] = message_list(messages, allow_empty=prompt_id is not None)
         add_prompt_fields(
             body, prompt_id=prompt_id, version_id=version_id, environment=environment, inputs=inputs
@@ -304,15 +287,8 @@ class ChatCompletions(_Resource):
             body,
             plan,
             ChatCompletion,
-            "chat" if stream else None,
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_timeouts=stream_timeouts,
+            ChatCompletionStream if stream else None,
+            options,
         )
         return result
 
@@ -322,9 +298,9 @@ class Chat(_Resource):
 
     __slots__ = ("completions",)
 
-    def __init__(self, client: AsyncHelicone) -> None:
-        super().__init__(client)
-        self.completions = ChatCompletions(client)
+    def __init__(self, sender: Sender, router: Router) -> None:
+        super().__init__(sender, router)
+        self.completions = ChatCompletions(sender, router)
 
 
 class Completions(_Resource):
@@ -358,7 +334,7 @@ class Completions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -391,7 +367,7 @@ class Completions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -423,7 +399,7 @@ class Completions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -459,7 +435,19 @@ class Completions(_Resource):
             prompt_value = list(prompt)
         else:
             raise InvalidInputError("prompt", "must be a str or a list of str")
-        plan, wire = self._route(model_chain(model), fallback, fallback_deadline)
+        options = RequestOptions(
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+            fallback=fallback,
+            fallback_deadline=fallback_deadline,
+        )
+        plan, wire = self._route(model_chain(model), options)
         body: dict[str, Any] = {"model": wire, "prompt": prompt_value}
         if stream:
             body["stream"] = True
@@ -482,19 +470,7 @@ class Completions(_Resource):
         if best_of is not None:
             body["best_of"] = integer("best_of", best_of, 1)
         result: Completion | CompletionStream = await self._post(
-            "completions",
-            body,
-            plan,
-            Completion,
-            "completion" if stream else None,
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_timeouts=stream_timeouts,
+            "completions", body, plan, Completion, CompletionStream if stream else None, options
         )
         return result
 
@@ -517,7 +493,7 @@ class Embeddings(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
         fallback_deadline: float | None = None,
@@ -549,7 +525,18 @@ class Embeddings(_Resource):
             input_value = list(input)
         else:
             raise InvalidInputError("input", "must be a str or a non-empty list")
-        plan, wire = self._route(model_chain(model), fallback, fallback_deadline)
+        options = RequestOptions(
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            fallback=fallback,
+            fallback_deadline=fallback_deadline,
+        )
+        plan, wire = self._route(model_chain(model), options)
         body: dict[str, Any] = {"model": wire, "input": input_value}
         if dimensions is not None:
             body["dimensions"] = integer("dimensions", dimensions, 1)
@@ -560,18 +547,7 @@ class Embeddings(_Resource):
         if user is not None:
             body["user"] = user
         result: CreateEmbeddingResponse = await self._post(
-            "embeddings",
-            body,
-            plan,
-            CreateEmbeddingResponse,
-            None,
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
+            "embeddings", body, plan, CreateEmbeddingResponse, None, options
         )
         return result
 
@@ -585,7 +561,7 @@ class Models(_Resource):
         self,
         *,
         extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
     ) -> ModelList:
         """List the models the gateway routes automatically (``GET /models``).
 
@@ -595,7 +571,6 @@ class Models(_Resource):
         Raises:
             APIStatusError, APIConnectionError, APIResponseValidationError.
         """
-        call = self._client._prepare(
-            "GET", "models", None, extra_headers=extra_headers, timeout=timeout
-        )
-        return await self._client._request(ModelList, call)
+        options = RequestOptions(extra_headers=extra_headers, timeout=timeout)
+        call = self._sender.prepare("GET", "models", None, options)
+        return await self._sender.request(call, ModelList)
