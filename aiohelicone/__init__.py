@@ -18,6 +18,7 @@ from ._exceptions import APITimeoutError as APITimeoutError
 from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadRequestError as BadRequestError
 from ._exceptions import ConflictError as ConflictError
+from ._exceptions import ContentDecodingError as ContentDecodingError
 from ._exceptions import ErrorDetail as ErrorDetail
 from ._exceptions import FallbackExhaustedError as FallbackExhaustedError
 from ._exceptions import HeliconeError as HeliconeError
@@ -140,6 +141,7 @@ __all__ = [
     "CompletionChoice",
     "CompletionStream",
     "ConflictError",
+    "ContentDecodingError",
     "CoolDown",
     "CreateEmbeddingResponse",
     "DEFAULT_BASE_URL",

@@ -17,6 +17,7 @@ __all__ = [
     "add_prompt_fields",
     "add_sampling",
     "finite",
+    "flag",
     "integer",
     "message_list",
     "model_chain",
@@ -61,6 +62,18 @@ def finite(field: str, value: object, low: float | None = None, high: float | No
         raise InvalidInputError(field, f"must be a finite number, got {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):
         raise InvalidInputError(field, f"must be between {low} and {high}, got {value!r}")
+    return value
+
+
+def flag(field: str, value: object) -> bool:
+    """``value`` if it is True or False (None counts as False: "not given").
+
+    ``stream="yes"`` is refused rather than taken as true: it would change the return type.
+    """
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInputError(field, f"must be True or False, got {type(value).__name__}")
     return value
 
 

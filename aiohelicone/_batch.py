@@ -29,7 +29,10 @@ the time by its caller, so its arithmetic is tested without sleeping:
 - **A 429** (``RateLimitError``; not one caused by exhausted credits, which waiting does
   not fix) pauses every send until ``retry_after`` has passed (the client reads it from
   ``retry-after-ms``, ``Retry-After`` or ``Helicone-RateLimit-Reset``), or for an
-  exponential backoff (1, 2, 4 ... 60 s) when the gateway named no wait; it halves the
+  exponential backoff (1, 2, 4 ... 60 s) when the gateway named no wait. A ``retry_after``
+  over the client's ``RetryPolicy.max_retry_after`` (60 s by default) pauses nothing: that
+  request fails at once with the ``RateLimitError`` (whose ``retry_after`` says how long
+  the gateway wants), as the client itself does. Otherwise the 429 halves the
   number of requests allowed in flight (once per pause), and puts the request back to be
   sent again, up to ``rate_limit_retries`` times. Each later success allows one more
   request in flight again, up to ``concurrency`` (additive increase, multiplicative
@@ -39,7 +42,8 @@ the time by its caller, so its arithmetic is tested without sleeping:
   limit shared by every machine using it) is watched: once it falls below
   ``max(concurrency, 10% of the quota)``, what remains is spread evenly over the seconds
   to ``Helicone-RateLimit-Reset``; at 0, sends pause until the reset (1 s when the gateway
-  gave none).
+  gave none). A reset further away than ``max_retry_after`` counts as ``max_retry_after``
+  away, so no wait the server asks for holds the batch longer than that.
 """
 
 from __future__ import annotations
@@ -372,8 +376,10 @@ class _Governor:
         concurrency: int,
         requests_per_minute: float | None,
         tokens_per_minute: float | None,
+        max_wait: float = 60.0,
     ) -> None:
         self.concurrency = concurrency
+        self.max_wait = max_wait
         self.allowed = concurrency
         self.in_flight = 0
         self.resume_at = -math.inf
@@ -433,8 +439,14 @@ class _Governor:
         if rate_limit is not None:
             self._watch_remaining(now, rate_limit)
 
-    def on_rate_limited(self, now: float, retry_after: float | None) -> None:
-        """A 429: pause every send, and halve the ceiling once per pause."""
+    def on_rate_limited(self, now: float, retry_after: float | None) -> bool:
+        """A 429: pause every send, and halve the ceiling once per pause.
+
+        Returns False, changing nothing, when the server asked for longer than
+        ``max_wait``: that request fails rather than hold every send that long.
+        """
+        if retry_after is not None and retry_after > self.max_wait:
+            return False
         self._consecutive_429 += 1
         if retry_after is None:
             wait = min(_MAX_BACKOFF, 2.0 ** (self._consecutive_429 - 1))
@@ -444,19 +456,24 @@ class _Governor:
         if now >= self._decreased_until:
             self.allowed = max(1, self.allowed // 2)
             self._decreased_until = self.resume_at
+        return True
 
     def _watch_remaining(self, now: float, info: RateLimitInfo) -> None:
         remaining = info.remaining
         if remaining is None:
             return
         reset = info.reset if info.reset is not None and info.reset > 0 else None
+        # A reset further away than max_wait is waited for only up to max_wait: the next
+        # send then learns (from its 429, failed at once) how long the gateway still wants.
         if remaining <= 0:
-            self.resume_at = max(self.resume_at, now + (reset or _RESET_UNKNOWN))
+            wait = min(reset or _RESET_UNKNOWN, self.max_wait)
+            self.resume_at = max(self.resume_at, now + wait)
             return
         low = max(float(self.concurrency), (info.limit or 0.0) * _LOW_FRACTION)
         if remaining < low and reset is not None:
-            self._pace_step = reset / remaining
-            self._pace_until = now + reset
+            spread = min(reset, self.max_wait)
+            self._pace_step = spread / remaining
+            self._pace_until = now + spread
             self._pace_next = max(self._pace_next, now)
 
 
@@ -573,6 +590,7 @@ class BatchRun:
             concurrency=concurrency,
             requests_per_minute=max_requests_per_minute,
             tokens_per_minute=max_tokens_per_minute,
+            max_wait=client.retry_policy.max_retry_after,
         )
         self._yielded = 0
         self._window_moved: anyio.Event | None = None
@@ -726,8 +744,11 @@ class BatchRun:
                 response = await _send(self._client, request)
             except RateLimitError as exc:
                 now = anyio.current_time()
-                if exc.reason != "insufficient_credits" and attempts <= self._rate_limit_retries:
-                    governor.on_rate_limited(now, exc.retry_after)
+                if (
+                    exc.reason != "insufficient_credits"
+                    and attempts <= self._rate_limit_retries
+                    and governor.on_rate_limited(now, exc.retry_after)
+                ):
                     continue
                 error: Exception = exc
             except Exception as exc:  # every failure is this request's result, never the batch's
@@ -844,7 +865,8 @@ def run_batch(
     budgets, 429s, ``Helicone-RateLimit-Remaining``) are described in the ``_batch`` module
     docstring: budgets are paced evenly over the minute, a 429 pauses every send for its
     ``retry_after`` and halves the number in flight, and a low remaining quota is spread
-    over the time to its reset.
+    over the time to its reset. No pause is longer than the client's
+    ``RetryPolicy.max_retry_after``: a 429 asking for more is that request's result at once.
 
     Args:
         client: the client to send through (its retries, timeouts and Helicone options apply).

@@ -29,10 +29,15 @@ How nothing is lost (see ``_OutputFile``):
   file left uncompacted by a kill is compacted by the next run.
 - Ctrl-C (SIGINT) or SIGTERM stops cleanly: in-flight requests are cancelled, everything
   finished is already saved, a summary is printed; exit status 130 (143 for SIGTERM).
+- One run per output file (see ``_OutputLock``): the run holds an exclusive, non-blocking
+  lock on ``<output>.lock`` from before it reads the output until after its compaction, so a
+  second run on the same output (which would send every request again, and whose appends a
+  compaction would throw away) is refused at once with exit status 4, having sent nothing.
 
 Exit status: 0 every request has a successful line; 3 the run ended but some requests
 failed (rerun with ``--retry-failed``); 2 bad input or arguments (nothing was sent);
-1 an error stopped the run; 130/143 interrupted.
+4 another run is using the output file (nothing was sent); 1 an error stopped the run;
+130/143 interrupted.
 
 For tests, ``--fake`` serves the embedded FakeGateway on loopback; the hidden options
 ``--fake-latency SECONDS`` and ``--fake-fail-rate FRACTION`` slow it down and make a
@@ -65,6 +70,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_SOME_FAILED = 3
+EXIT_OUTPUT_LOCKED = 4
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -162,6 +168,60 @@ def _requests(path: str, wanted: set[str]) -> Iterator[BatchRequest]:
 # -- the output file --------------------------------------------------------------------------
 
 
+class OutputLocked(Exception):
+    """Another run holds the lock of this output file."""
+
+
+class _OutputLock:
+    """An exclusive lock on ``<output>.lock``, held for a whole run (load, appends, compaction).
+
+    POSIX: ``fcntl.flock`` (``LOCK_EX | LOCK_NB``). Its lock belongs to the open file
+    description, so it also excludes a second run in the same process, and the kernel drops
+    it when the process dies (a killed run leaves no stale lock). Windows: ``msvcrt.locking``
+    of the lock file's first byte (``LK_NBLCK``), also released when the process exits. On a
+    file system without working locks (some network mounts) ``flock`` may lock only locally.
+
+    The lock file is left in place, empty: removing it would let a third run lock a new file
+    while the second still holds the old one.
+    """
+
+    def __init__(self, output: str) -> None:
+        self.path = output + ".lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock without waiting.
+
+        Raises:
+            OutputLocked: another run holds it.
+            OSError: the lock file cannot be created.
+        """
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _lock_nowait(fd)
+        except OSError:
+            os.close(fd)
+            raise OutputLocked(self.path) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        """Let the lock go (closing the descriptor releases it)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def _lock_nowait(fd: int) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 class OutputProblem(Exception):
     """The output file holds something this command did not write."""
 
@@ -228,7 +288,12 @@ class _OutputFile:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def append(self, custom_id: str, line: bytes, failed: bool) -> None:
-        """Append one whole line (one ``write`` call) and note its outcome."""
+        """Append one whole line (one ``write`` call) and note its outcome.
+
+        The caller runs :meth:`sync` when :attr:`sync_due` says so (the command does it in
+        a worker thread: an ``fsync`` can take milliseconds, a ``write`` to the page cache
+        takes microseconds and stays on the event loop).
+        """
         assert self._fd is not None
         view = memoryview(line)
         while view:
@@ -238,8 +303,11 @@ class _OutputFile:
             self.superseded += 1
         self.latest_failed[custom_id] = failed
         self._unsynced += 1
-        if self.fsync_every and self._unsynced >= self.fsync_every:
-            self.sync()
+
+    @property
+    def sync_due(self) -> bool:
+        """Whether ``fsync_every`` lines were appended since the last ``fsync``."""
+        return bool(self.fsync_every) and self._unsynced >= self.fsync_every
 
     def sync(self) -> None:
         """``fsync`` what was appended since the last one."""
@@ -575,7 +643,8 @@ def add_batch_parser(sub: Any) -> None:
         description="Run an OpenAI Batch API input file through the gateway and write the "
         "OpenAI Batch output format. Rerun the same command to resume after a crash or Ctrl-C.",
         epilog="exit status: 0 all succeeded, 3 some failed (see --retry-failed), "
-        "2 bad input (nothing sent), 1 error, 130 interrupted",
+        "2 bad input (nothing sent), 4 another run is using OUTPUT (nothing sent), "
+        "1 error, 130 interrupted",
     )
     parser.add_argument("input", metavar="INPUT.jsonl", help="OpenAI Batch API input file")
     parser.add_argument(
@@ -662,6 +731,27 @@ async def run_batch_command(args: argparse.Namespace) -> int:
         _err(f"aiohelicone batch: error: cannot read {args.input}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
 
+    lock = _OutputLock(args.output)
+    try:
+        lock.acquire()
+    except OutputLocked:
+        _err(
+            f"aiohelicone batch: error: another aiohelicone batch run is using {args.output} "
+            f"(it holds {lock.path}); nothing was sent. Wait for it to finish, or give this "
+            "run another --output"
+        )
+        return EXIT_OUTPUT_LOCKED
+    except OSError as exc:
+        _err(f"aiohelicone batch: error: cannot lock {lock.path}: {exc.strerror or exc}")
+        return EXIT_ERROR
+    try:
+        return await _run_locked(args, ids)
+    finally:
+        lock.release()
+
+
+async def _run_locked(args: argparse.Namespace, ids: list[str]) -> int:
+    """The run, once this process holds the output's lock."""
     output = _OutputFile(args.output, args.fsync_every)
     try:
         output.load()
@@ -810,6 +900,8 @@ async def _run_with(
                 async for result in results:
                     failed = result.error is not None
                     output.append(result.id, _encode(result_line(result)), failed)
+                    if output.sync_due:
+                        await anyio.to_thread.run_sync(output.sync)
                     summary.done += 1
                     summary.failed += failed
                     progress.update(summary.done, summary.failed)

@@ -20,14 +20,22 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from ._exceptions import HeliconeError, InvalidInputError
+from ._header_values import check_headers, check_secret
 from ._helicone import HeliconeOptions
 from ._resources import Chat, Completions, Embeddings, Models
 from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
 from ._routing import Router
-from ._send import OnRetry, Sender, check_header_value, check_retries
+from ._secrets import register as register_secrets
+from ._send import OnRetry, Sender, check_retries
 from ._timeouts import StreamTimeouts, TimeoutArg
-from ._transport import Transport, default_timeout, make_timeout
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Transport,
+    check_url,
+    default_timeout,
+    make_timeout,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -49,6 +57,8 @@ class AsyncHelicone:
 
     Args:
         api_key: the Helicone API key; defaults to the ``HELICONE_API_KEY`` environment variable.
+            It, ``provider_api_key`` and the options' ``posthog_key`` are masked
+            (``sk-hel...***``) in every error, whatever a server echoes back.
         base_url: the gateway URL; defaults to ``HELICONE_BASE_URL``, then
             ``https://ai-gateway.helicone.ai/v1``.
         timeout: seconds for every phase, an ``httpx2.Timeout``, or None for no timeout.
@@ -62,7 +72,8 @@ class AsyncHelicone:
             app in process (``aiohelicone.testing.fake_client`` does), or
             ``httpx2.MockTransport``. Not together with ``http_client``.
         limits: an ``httpx2.Limits`` for the pool we create.
-        default_headers: headers sent with every request.
+        default_headers: headers sent with every request (checked as
+            ``HeliconeOptions.extra_headers`` are: no auth or framing headers).
         helicone: default :class:`HeliconeOptions` for every call (per-call options win).
         provider_api_key: legacy-proxy auth (``oai.helicone.ai`` and friends): the Helicone key
             is then sent as ``Helicone-Auth: Bearer <api_key>`` and this key as
@@ -87,9 +98,17 @@ class AsyncHelicone:
             It always gets the Helicone key as ``Authorization: Bearer``.
         region: ``"eu"`` (``https://eu.api.helicone.ai``) or ``"us"``, instead of
             ``rest_base_url``.
+        max_response_bytes: the most of one answer the client reads, in decoded bytes
+            (default 256 MiB; None: no cap). A larger answer raises
+            :class:`APIResponseValidationError`. An answer to a stream request that is not
+            an event stream is capped like one stream event, at 16 MiB or this if lower.
 
     Raises:
         HeliconeError: no API key was given and ``HELICONE_API_KEY`` is not set.
+        InvalidInputError: a key is not header-safe (control characters, whitespace at
+            either end; the key is never echoed), a URL is malformed or its port out of
+            range, or ``default_headers`` holds a header the checks refuse (see
+            ``HeliconeOptions.extra_headers``).
         TypeError: ``http_client`` is not an ``httpx2.AsyncClient``, ``transport`` was given
             with it, or another argument has the wrong type.
     """
@@ -115,6 +134,7 @@ class AsyncHelicone:
         on_retry: OnRetry | None = None,
         rest_base_url: str | None = None,
         region: Literal["us", "eu"] | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("HELICONE_API_KEY")
@@ -124,16 +144,24 @@ class AsyncHelicone:
             )
         if not isinstance(api_key, str):
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
-        check_header_value("api_key", api_key)
+        # As strictly as Helicone option values: a key the HTTP layer refuses would come
+        # back inside its error message, whole.
+        check_secret("api_key", api_key)
         if provider_api_key is not None:
-            check_header_value("provider_api_key", provider_api_key)
+            check_secret("provider_api_key", provider_api_key)
         if base_url is None:
             base_url = os.environ.get("HELICONE_BASE_URL") or DEFAULT_BASE_URL
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
+        check_url("base_url", base_url)
         rest_url = resolve_rest_base_url(rest_base_url, region, api_key)
+        check_url("rest_base_url", rest_url)
         if helicone is not None and not isinstance(helicone, HeliconeOptions):
             raise TypeError(f"helicone must be HeliconeOptions, got {type(helicone).__name__}")
+        if default_headers is not None:
+            default_headers = check_headers("default_headers", default_headers)
+        # Masked in every error built from now on (see _secrets.py), while this client (and
+        # its sender, which adds the posthog keys calls bring) lives.
+        secrets = (api_key, provider_api_key, helicone.posthog_key if helicone else None)
+        register_secrets(self, secrets)
         policy = retry_policy or RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=check_retries(max_retries))
@@ -157,6 +185,7 @@ class AsyncHelicone:
             limits=limits,
             http_client=http_client,
             transport=transport,
+            max_response_bytes=_check_max_bytes(max_response_bytes),
         )
         self._transport = transport_
         self._sender = Sender(
@@ -165,6 +194,7 @@ class AsyncHelicone:
             helicone=helicone,
             stream_timeouts=stream_timeouts,
             on_retry=on_retry,
+            secrets=secrets,
         )
         router = Router(self._sender, fallback, fallback_deadline, on_attempt)
         self.chat = Chat(self._sender, router)
@@ -248,3 +278,11 @@ class AsyncHelicone:
     def __repr__(self) -> str:
         auth = "legacy-proxy" if self._legacy_auth else "gateway"
         return f"<AsyncHelicone base_url={self.base_url!r} auth={auth} api_key=<hidden>>"
+
+
+def _check_max_bytes(value: object) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidInputError(
+            "max_response_bytes", f"must be a positive int or None, got {value!r}"
+        )
+    return value

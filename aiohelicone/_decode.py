@@ -20,13 +20,16 @@ from ._exceptions import (
     APIStatusError,
     ParsedErrorBody,
     error_from_parsed,
+    error_in_answer,
     parse_error_body,
 )
 from ._json import loads_function
 from ._metadata import HeliconeMetadata
 from ._retry import retry_after_seconds
+from ._secrets import scrub
 
 __all__ = [
+    "answer_error",
     "bad_shape",
     "helicone_of",
     "not_json",
@@ -220,6 +223,9 @@ def status_error(
     Returns:
         An :class:`APIStatusError` subclass for the status.
     """
+    # The error scrubs its own message, body and headers (_exceptions.py); the metadata
+    # keeps the response headers too, and a server may echo a key there.
+    headers = scrub(headers)
     if parsed is None:
         parsed = parse_error_body(content or b"", status_code)
     error = error_from_parsed(
@@ -230,4 +236,37 @@ def status_error(
         retry_after=retry_after_seconds(headers) if retry_after else None,
     )
     error.helicone = helicone_of(headers, request_id)
+    return error
+
+
+def answer_error(
+    data: Mapping[str, Any],
+    headers: Mapping[str, str],
+    request_id: str | None,
+    *,
+    helicone: HeliconeMetadata | None = None,
+    retry_after: bool = False,
+) -> APIStatusError:
+    """The status error a 2xx answer's ``{"error": {...}}`` body reports, ``.helicone`` set.
+
+    For a ``data`` that ``reports_error`` (``_exceptions.py``): the error is flagged
+    ``in_body`` and its status is the one the error object implies.
+
+    Args:
+        data: the parsed body.
+        headers: the answer's headers.
+        request_id: the ``Helicone-Request-Id`` that was sent.
+        helicone: the answer's metadata, when already read (default: from ``headers``).
+        retry_after: read the server's wait into ``retry_after``.
+
+    Returns:
+        An :class:`APIStatusError` subclass for the implied status.
+    """
+    error = error_in_answer(
+        data,
+        headers,
+        request_id=request_id,
+        retry_after=retry_after_seconds(headers) if retry_after else None,
+    )
+    error.helicone = helicone if helicone is not None else helicone_of(headers, request_id)
     return error

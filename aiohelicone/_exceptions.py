@@ -20,13 +20,16 @@ Names follow openai-python so that existing ``except`` clauses carry over::
         │       ├── StreamIdleTimeoutError         too long between two events
         │       └── StreamDeadlineError            the whole stream took too long
         ├── APIResponseValidationError         an answer that is not what the API promises
+        │   └── ContentDecodingError           its Content-Encoding is unknown here, or corrupt
         ├── StreamTruncatedError               the stream ended before it was complete
         ├── StreamInterruptedError             a fallback stream failed after yielding content
         └── FallbackExhaustedError             every target of a fallback chain failed
 
 Errors carry structure (status, request id, body, gateway error details) and build their
 message from it. Nothing here imports httpx2: the one place where httpx2 exceptions become
-these is ``_transport.py``. The API key never appears in any message or attribute.
+these is ``_transport.py``. The API key never appears in any message or attribute: every
+error passes its message, body and headers through ``_secrets.scrub`` when it is built, so a
+key a server echoes back is masked (``sk-hel...***``) whichever path built the error.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from ._secrets import scrub, scrub_text
 
 if TYPE_CHECKING:
     from ._metadata import HeliconeMetadata
@@ -49,6 +54,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ContentDecodingError",
     "ErrorDetail",
     "FallbackExhaustedError",
     "HeliconeError",
@@ -117,6 +123,7 @@ class APIError(HeliconeError):
     helicone: HeliconeMetadata | None = None
 
     def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        message = scrub_text(message)
         self.message = message
         self.request_id = request_id
         super().__init__(message)
@@ -134,6 +141,10 @@ class APIStatusError(APIError):
         param: the OpenAI-style ``error.param``, if any.
         details: the gateway's per-attempt details (its envelope's ``error.details``).
         in_stream: True when the error arrived inside a 200 event stream.
+        in_body: True when the error was reported in the body of a 2xx answer (an
+            in-stream event, or a ``{"error": {...}}`` body) rather than by an error status:
+            ``status_code`` is then the status the error implies (its ``status``/``code``
+            or ``type``; 500 when it says none), not the HTTP status.
         retry_after: seconds the server asked us to wait before trying again
             (``retry-after-ms``, ``Retry-After`` or ``Helicone-RateLimit-Reset``), or None.
         helicone: Helicone metadata read from the response headers (set by the client).
@@ -154,19 +165,21 @@ class APIStatusError(APIError):
         param: str | None = None,
         details: tuple[ErrorDetail, ...] = (),
         in_stream: bool = False,
+        in_body: bool = False,
         retry_after: float | None = None,
     ) -> None:
         self.status_code = status_code
         self.retry_after = retry_after
-        self.body = body
-        self.headers: Mapping[str, str] = dict(headers or {})
+        self.body = scrub(body)
+        self.headers: Mapping[str, str] = scrub(dict(headers or {}))
         self.code = code
         self.type = type
         self.param = param
         self.details = details
         self.in_stream = in_stream
+        self.in_body = in_body or in_stream
         self.helicone: HeliconeMetadata | None = None
-        where = " (in stream)" if in_stream else ""
+        where = " (in stream)" if in_stream else " (in a 2xx answer)" if in_body else ""
         text = f"Error code: {status_code}{where} - {message}"
         if code:
             text += f" [code={code}]"
@@ -176,7 +189,7 @@ class APIStatusError(APIError):
                 for d in details
             )
         super().__init__(text, request_id=request_id)
-        self.message = message
+        self.message = scrub_text(message)
 
 
 class BadRequestError(APIStatusError):
@@ -272,8 +285,40 @@ class APIResponseValidationError(APIError):
         request_id: str | None = None,
     ) -> None:
         self.status_code = status_code
-        self.body = body
+        self.body = scrub(body)
         super().__init__(message, request_id=request_id)
+
+
+class ContentDecodingError(APIResponseValidationError):
+    """The answer's body could not be decoded from its ``Content-Encoding``.
+
+    Either the answer names a coding this installation cannot decode (``unsupported``:
+    e.g. ``snappy``, or ``br`` without the ``compression`` extra), or the compressed data is
+    corrupt or cut short (a bad gzip trailer, a truncated deflate stream). It is never
+    retried: the same answer would come back the same way. A stream whose compressed body
+    breaks after it started raises :class:`StreamTruncatedError` with what arrived instead,
+    with this error as its ``__cause__``.
+
+    Attributes:
+        encoding: the content coding at fault, as the answer named it (``"gzip"``).
+        unsupported: True when the coding is not one this client decodes (then the body
+            was not read), False when the data was corrupt.
+        status_code: the HTTP status of the answer.
+        body: None (the raw body is binary and is not kept).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        encoding: str,
+        unsupported: bool,
+        status_code: int,
+        request_id: str | None = None,
+    ) -> None:
+        self.encoding = encoding
+        self.unsupported = unsupported
+        super().__init__(message, status_code=status_code, body=None, request_id=request_id)
 
 
 class StreamTruncatedError(APIError):
@@ -419,7 +464,8 @@ def parse_error_body(raw: bytes, status_code: int) -> ParsedErrorBody:
       ``{"error": ..., "message": ...}`` or ``{"message": ...}``;
     - plain text or HTML (errors raised before routing): kept as text.
     """
-    text = raw.decode("utf-8", errors="replace")
+    # Scrubbed before the excerpt is cut, so that the cut cannot fall inside a key.
+    text = scrub_text(raw.decode("utf-8", errors="replace"))
     try:
         data: object = json.loads(text) if text.strip() else None
     except ValueError:
@@ -432,6 +478,8 @@ def parse_error_body(raw: bytes, status_code: int) -> ParsedErrorBody:
 
 def parse_error_data(data: Mapping[str, Any]) -> ParsedErrorBody:
     """Read an error body that is already decoded JSON (an object); see parse_error_body."""
+    # A key may be JSON-escaped in the raw text (a quote in it): scrub the decoded strings.
+    data = scrub(data)
     error = data.get("error")
     if isinstance(error, dict):
         details = tuple(
@@ -459,6 +507,75 @@ def parse_error_data(data: Mapping[str, Any]) -> ParsedErrorBody:
     if isinstance(error, str) and isinstance(data.get("message"), str) and error != message:
         message = f"{error}: {message}"
     return ParsedErrorBody(message=message, body=data, code=_str_or_none(data.get("code")))
+
+
+# -- errors reported inside a 2xx answer ------------------------------------------------
+
+# OpenAI / Anthropic / gateway error types and codes, and the status each stands for.
+_ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "permission_denied": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "rate_limited": 429,
+    "insufficient_quota": 429,
+    "timeout": 408,
+    "overloaded_error": 503,
+    "server_error": 500,
+    "api_error": 500,
+}
+
+
+def reports_error(data: Mapping[str, Any]) -> bool:
+    """Whether a JSON object from a 2xx answer (a stream event or a body) reports an error.
+
+    It does when its ``error`` is not null and it carries no ``choices``. ``"error": null``
+    is what some providers put in every object (a usage chunk after a complete answer, a
+    completion), so it never counts. The one rule for streams, a JSON answer sent instead
+    of a stream, and plain answers; hot paths test ``"error" in data`` first.
+    """
+    return data.get("error") is not None and not data.get("choices")
+
+
+def implied_status(error: object) -> int:
+    """The HTTP status an ``error`` object in a 2xx answer stands for (500 when it says none).
+
+    An integer 4xx/5xx in ``status_code``, ``status``, ``statusCode`` or ``code`` wins; then a
+    known ``type`` or ``code`` string (``rate_limit_error`` is 429, ...).
+    """
+    if isinstance(error, dict):
+        for key in ("status_code", "status", "statusCode", "code"):
+            value = error.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
+                return value
+        for key in ("type", "code"):
+            value = error.get(key)
+            if isinstance(value, str) and value in _ERROR_TYPE_STATUS:
+                return _ERROR_TYPE_STATUS[value]
+    return 500
+
+
+def error_in_answer(
+    data: Mapping[str, Any],
+    headers: Mapping[str, str],
+    *,
+    request_id: str | None,
+    in_stream: bool = False,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """The status error for an object that :func:`reports_error`, flagged ``in_body``."""
+    return error_from_parsed(
+        implied_status(data.get("error")),
+        parse_error_data(data),
+        headers,
+        request_id=request_id,
+        retry_after=retry_after,
+        in_stream=in_stream,
+        in_body=True,
+    )
 
 
 def make_status_error(
@@ -490,6 +607,7 @@ def error_from_parsed(
     request_id: str | None,
     retry_after: float | None = None,
     in_stream: bool = False,
+    in_body: bool = False,
 ) -> APIStatusError:
     """Build the typed error from an already parsed body."""
     cls = status_error_class(status_code)
@@ -503,6 +621,7 @@ def error_from_parsed(
         "param": parsed.param,
         "details": parsed.details,
         "in_stream": in_stream,
+        "in_body": in_body,
         "retry_after": retry_after,
     }
     return cls(parsed.message, **kwargs)

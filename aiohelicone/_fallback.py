@@ -45,6 +45,7 @@ from ._exceptions import (
     APIError,
     APIResponseValidationError,
     APIStatusError,
+    ContentDecodingError,
     FallbackExhaustedError,
     InvalidInputError,
     RateLimitError,
@@ -167,8 +168,11 @@ def should_fall_back(error: BaseException) -> bool:
     1     a connection error: refused, reset, cut off, any timeout    yes       a1
           (``APIConnectionError``, ``APITimeoutError``, stream
           first-event/idle/deadline timeouts)
-    2     a broken answer: ``StreamTruncatedError`` (before any       yes       a2
+    2     an answer in a content coding this client cannot decode     no        b4
+          (``ContentDecodingError`` with ``unsupported``)
+    2b    a broken answer: ``StreamTruncatedError`` (before any       yes       a2
           content reached the caller), ``APIResponseValidationError``
+          (a corrupt compressed body too)
     3     429 that Helicone generated (``RateLimitError.              no        b1
           helicone_generated``: a rate-limit policy, credits)
     4     429 from a provider                                         yes       a3
@@ -196,6 +200,8 @@ def should_fall_back(error: BaseException) -> bool:
       ``details`` (helicone-api.md §5.2), hence row 8.
     - b3: a bug, bad input or cancellation is never hidden by trying another target
       (the runner does not even ask; it re-raises those at once).
+    - b4: the coding comes from a hop every target's answer passes (a proxy, a CDN):
+      the next target's answer would arrive encoded the same way.
 
     Args:
         error: the error the target ended with.
@@ -205,6 +211,8 @@ def should_fall_back(error: BaseException) -> bool:
     """
     if isinstance(error, APIConnectionError):
         return True
+    if isinstance(error, ContentDecodingError) and error.unsupported:
+        return False
     if isinstance(error, StreamTruncatedError | APIResponseValidationError):
         return True
     if not isinstance(error, APIStatusError):

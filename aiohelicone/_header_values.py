@@ -19,7 +19,7 @@ import decimal
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -27,6 +27,9 @@ import attrs
 from ._exceptions import InvalidInputError
 
 __all__ = [
+    "AUTH_HEADERS",
+    "FORBIDDEN_HEADERS",
+    "FRAMING_HEADERS",
     "Check",
     "FromMeta",
     "MAX_BUCKET_SIZE",
@@ -38,11 +41,14 @@ __all__ = [
     "check_bool",
     "check_header_name",
     "check_header_value",
+    "check_headers",
     "check_ignore_keys",
     "check_non_negative_number",
     "check_policy",
     "check_property",
+    "check_request_header",
     "check_request_id",
+    "check_secret",
     "choice_checker",
     "format_number",
     "int_checker",
@@ -79,6 +85,26 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
 _S_MAXAGE = re.compile(r"s-maxage=(\d+)", re.ASCII)
 _MAX_AGE = re.compile(r"max-age=(\d+)", re.ASCII)
 
+#: Headers no caller may set (in options, ``extra_headers`` or ``default_headers``): keys
+#: belong to the client, framing to the HTTP layer. A caller's ``Transfer-Encoding: chunked``
+#: next to our ``Content-Length`` is the shape of request smuggling (RFC 9112 section 6.1).
+AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "helicone-auth"})
+FRAMING_HEADERS = frozenset(
+    {
+        "content-length",
+        "content-type",
+        "host",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+    }
+)
+FORBIDDEN_HEADERS = AUTH_HEADERS | FRAMING_HEADERS
+
 
 Check = Callable[[str, Any], None]
 Render = Callable[[Any], str]
@@ -109,6 +135,18 @@ def check_header_value(label: str, value: object, *, allow_empty: bool = False) 
         )
 
 
+def check_secret(label: str, value: object) -> None:
+    """A key sent in a header (``api_key``, ``provider_api_key``): printable ASCII, trimmed.
+
+    A space or tab at either end (a copy-paste from a dashboard) is refused here rather than
+    sent, because the HTTP layer would refuse it later with the whole header in its message.
+    """
+    check_header_value(label, value)
+    assert isinstance(value, str)
+    if value != value.strip():
+        raise InvalidInputError(label, "starts or ends with whitespace (a copy-paste slip?)")
+
+
 def check_header_name(label: str, name: object) -> None:
     if not isinstance(name, str):
         raise InvalidInputError(label, f"header names must be strings, not {type(name).__name__}")
@@ -116,6 +154,50 @@ def check_header_name(label: str, name: object) -> None:
         raise InvalidInputError(
             label, f"{name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)"
         )
+
+
+def check_request_header(label: str, name: object, value: object) -> None:
+    """One header a caller adds: a token name, not a forbidden one, a printable value.
+
+    The label names the header (``extra_headers['X-Team']``); the value is never echoed.
+    """
+    check_header_name(label, name)
+    assert isinstance(name, str)
+    lower = name.lower()
+    if lower in AUTH_HEADERS:
+        raise InvalidInputError(
+            label,
+            f"{name!r} cannot be set here: pass keys to the client (api_key, "
+            "provider_api_key); headers and options show up in reprs and logs",
+        )
+    if lower in FRAMING_HEADERS:
+        raise InvalidInputError(
+            label, f"{name!r} is a framing header: the transport sets it from the request"
+        )
+    check_header_value(label, value, allow_empty=True)
+
+
+def check_headers(field: str, headers: object) -> dict[str, str]:
+    """A caller's header mapping (``extra_headers``, ``default_headers``), checked.
+
+    Returns:
+        The headers with lower-case names (a name given twice in two spellings: the last
+        one wins).
+
+    Raises:
+        InvalidInputError: not a mapping, or a header that :func:`check_request_header`
+            refuses; ``field`` is e.g. ``extra_headers['X-Team']``.
+    """
+    if not isinstance(headers, Mapping):
+        raise InvalidInputError(
+            field, f"must be a mapping of header names to values, not {type(headers).__name__}"
+        )
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        label = f"{field}[{name!r}]" if isinstance(name, str) else field
+        check_request_header(label, name, value)
+        checked[name.lower()] = value
+    return checked
 
 
 def check_bool(label: str, value: object) -> None:

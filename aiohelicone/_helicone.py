@@ -24,8 +24,10 @@ Decisions worth knowing:
   ``user`` field (the gateway falls back to it), and ``s=<name>`` needs the property
   ``<name>`` (case-insensitive). Without them the gateway silently does not limit, so this
   is refused when headers are resolved.
-- ``Authorization``, ``Helicone-Auth`` and framing headers are refused in ``extra_headers``:
-  keys belong to the client (options show up in reprs), framing to the transport.
+- ``Authorization``, ``Helicone-Auth`` and framing headers are refused in ``extra_headers``
+  (``_header_values.FORBIDDEN_HEADERS``, the same check as per-call ``extra_headers`` and the
+  client's ``default_headers``): keys belong to the client (options show up in reprs),
+  framing to the transport.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from ._header_values import (
     check_non_negative_number,
     check_policy,
     check_property,
+    check_request_header,
     check_request_id,
     choice_checker,
     format_number,
@@ -70,6 +73,7 @@ from ._header_values import RateLimitPolicy as RateLimitPolicy
 from ._metadata import CacheInfo as CacheInfo
 from ._metadata import HeliconeMetadata as HeliconeMetadata
 from ._metadata import RateLimitInfo as RateLimitInfo
+from ._secrets import mask
 
 __all__ = [
     "CacheInfo",
@@ -85,37 +89,18 @@ REQUEST_ID_HEADER = "Helicone-Request-Id"
 PROPERTY_PREFIX = "Helicone-Property-"
 _PROPERTY_PREFIX_LOWER = PROPERTY_PREFIX.lower()
 
-# Headers that options must not smuggle in: secrets belong to the client, framing to httpx2.
-_FORBIDDEN_EXTRA = frozenset(
-    {
-        "authorization",
-        "helicone-auth",
-        "content-length",
-        "content-type",
-        "host",
-        "transfer-encoding",
-        "connection",
-    }
-)
-
 
 def _check_extra_header(label: str, name: object, value: object) -> None:
     # Here, not with the other checks (_header_values.py): it needs the options' header table.
     check_header_name(label, name)
     assert isinstance(name, str)
     lower = name.lower()
-    if lower in _FORBIDDEN_EXTRA:
-        raise InvalidInputError(
-            label,
-            f"{name!r} cannot be set through Helicone options: pass keys to the client "
-            "(options appear in reprs and logs), and leave framing headers to the transport",
-        )
     if lower in _OPTION_BY_HEADER or lower.startswith(_PROPERTY_PREFIX_LOWER):
         field = _OPTION_BY_HEADER[lower][0] if lower in _OPTION_BY_HEADER else "properties"
         raise InvalidInputError(
             label, f"{name!r} has a typed option; use HeliconeOptions({field}=...) instead"
         )
-    check_header_value(label, value, allow_empty=True)
+    check_request_header(label, name, value)
 
 
 # ---------------------------------------------------------------------------------------
@@ -132,10 +117,11 @@ def _run_check(instance: Any, attribute: attrs.Attribute[Any], value: object) ->
         attribute.metadata[_META_CHECK](f"helicone.{attribute.name}", value)
 
 
-def _option(header: str, check: Check, render: Render, parse: FromMeta) -> Any:
+def _option(header: str, check: Check, render: Render, parse: FromMeta, *, repr: Any = True) -> Any:
     return attrs.field(
         default=None,
         validator=_run_check,
+        repr=repr,
         metadata={
             _META_CHECK: check,
             _META_HEADER: header,
@@ -147,6 +133,11 @@ def _option(header: str, check: Check, render: Render, parse: FromMeta) -> Any:
 
 def _str_option(header: str) -> Any:
     return _option(header, check_header_value, str, meta_str)
+
+
+def _secret_repr(value: str | None) -> str:
+    # Options show up in logs; the key's first characters are enough to tell keys apart.
+    return "None" if value is None else repr(mask(value))
 
 
 def _bool_option(header: str) -> Any:
@@ -248,7 +239,8 @@ class HeliconeOptions:
         llm_security_enabled: ``Helicone-LLM-Security-Enabled`` (prompt-injection check).
         llm_security_advanced: ``Helicone-LLM-Security-Advanced`` (adds Llama Guard).
         moderations_enabled: ``Helicone-Moderations-Enabled``.
-        posthog_key: ``Helicone-Posthog-Key``.
+        posthog_key: ``Helicone-Posthog-Key`` (masked in the repr, and in errors of the
+            clients and calls using it, as ``phc_ab...***``).
         posthog_host: ``Helicone-Posthog-Host``.
         token_limit_handler: ``Helicone-Token-Limit-Exception-Handler``.
         stream_force_format: ``Helicone-Stream-Force-Format``.
@@ -315,7 +307,9 @@ class HeliconeOptions:
     llm_security_enabled: bool | None = _bool_option("Helicone-LLM-Security-Enabled")
     llm_security_advanced: bool | None = _bool_option("Helicone-LLM-Security-Advanced")
     moderations_enabled: bool | None = _bool_option("Helicone-Moderations-Enabled")
-    posthog_key: str | None = _str_option("Helicone-Posthog-Key")
+    posthog_key: str | None = _option(
+        "Helicone-Posthog-Key", check_header_value, str, meta_str, repr=_secret_repr
+    )
     posthog_host: str | None = _str_option("Helicone-Posthog-Host")
     token_limit_handler: Literal["truncate", "middle-out", "fallback"] | None = _option(
         "Helicone-Token-Limit-Exception-Handler",

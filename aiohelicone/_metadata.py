@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from ._retry import parse_wait
+
 __all__ = ["CacheInfo", "HeliconeMetadata", "RateLimitInfo"]
 
 
@@ -40,7 +42,8 @@ class RateLimitInfo:
         limit: the quota.
         remaining: what is left in the current window.
         policy: the normalised policy the gateway applied.
-        reset: seconds until the window resets (undocumented; sent when > 0).
+        reset: seconds until the window resets (undocumented; sent when > 0), read like
+            ``Retry-After``: finite, non-negative, at most a year.
     """
 
     limit: float | None = None
@@ -71,6 +74,12 @@ def _to_float(value: object) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def _to_wait(value: object) -> float | None:
+    # The same reading as every other server-requested wait (finite, >= 0, capped).
+    text = _last(value)
+    return None if text is None else parse_wait(text)
 
 
 def _to_index(value: object) -> int | None:
@@ -177,7 +186,7 @@ class HeliconeMetadata:
                 _to_float(get("helicone-ratelimit-limit")),
                 _to_float(get("helicone-ratelimit-remaining")),
                 _last(get("helicone-ratelimit-policy")),
-                _to_float(get("helicone-ratelimit-reset")),
+                _to_wait(get("helicone-ratelimit-reset")),
             )
         return cls(
             request_id=_pick_request_id(get("helicone-id"), sent_request_id),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 from ._arguments import (
     add_prompt_fields,
     add_sampling,
+    flag,
     integer,
     message_list,
     model_chain,
@@ -211,7 +212,9 @@ class ChatCompletions(_Resource):
             metadata: Helicone header names (LiteLLM style) become headers; other keys stay
                 in the body's ``metadata``.
             helicone: per-call :class:`HeliconeOptions`, merged over the client's.
-            extra_headers, extra_query, extra_body: added to the request as they are.
+            extra_headers, extra_query, extra_body: added to the request. Headers are
+                checked as ``HeliconeOptions.extra_headers`` are (no auth or framing
+                headers); query values are str, int, float, bool or None (or lists).
             timeout: per-call timeout (seconds, ``httpx2.Timeout`` or None).
             max_retries: per-call retry count (each target of a chain gets it).
             stream_timeouts: per-call :class:`StreamTimeouts` for ``stream=True``.
@@ -255,6 +258,7 @@ class ChatCompletions(_Resource):
         add_prompt_fields(
             body, prompt_id=prompt_id, version_id=version_id, environment=environment, inputs=inputs
         )
+        stream = flag("stream", stream)
         if stream:
             body["stream"] = True
         add_sampling(
@@ -449,6 +453,7 @@ class Completions(_Resource):
         )
         plan, wire = self._route(model_chain(model), options)
         body: dict[str, Any] = {"model": wire, "prompt": prompt_value}
+        stream = flag("stream", stream)
         if stream:
             body["stream"] = True
         add_sampling(

@@ -31,6 +31,7 @@ mappings are checked for it.
 from __future__ import annotations
 
 import math
+import re
 import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -109,7 +110,9 @@ def request_id_of(ref: RequestRef, field: str = "request_id") -> str:
         The id.
 
     Raises:
-        InvalidInputError: no id can be found in ``ref``.
+        InvalidInputError: no id can be found in ``ref``, or it is not a UUID or a token of
+            letters, digits and ``. _ ~ -`` (``"."`` and ``".."`` are refused: in a URL path
+            they would name another endpoint).
     """
     value: object = ref
     if isinstance(ref, HeliconeMetadata):
@@ -124,12 +127,58 @@ def request_id_of(ref: RequestRef, field: str = "request_id") -> str:
     return _path_id(field, value)
 
 
+# What may go into a URL path segment. Every id is checked before the URL is built: a path
+# segment "." or ".." is removed by URL normalisation (RFC 3986 §5.2.4), so an id ".." would
+# send the call, with the key, to another endpoint (``/v1/request/../feedback`` is
+# ``/v1/feedback``).
+#
+# Helicone's request ids are UUIDs (``Helicone-Id``; the gateway replaces a ``Helicone-Request-Id``
+# that is not one), so a request id must be a token of RFC 3986 unreserved characters, which
+# covers UUIDs and needs no percent-encoding. Session ids are the caller's own
+# ``Helicone-Session-Id`` strings: any header-safe text, percent-encoded.
+_PATH_TOKEN = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+_MAX_SESSION_ID = 1024
+
+
 def _path_id(field: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
+    """A request id for a URL path segment: a UUID or a token of ``A-Z a-z 0-9 . _ ~ -``."""
+    if not isinstance(value, str) or not value:
         raise InvalidInputError(field, "must be a non-empty str")
-    if any(c.isspace() for c in value):
-        raise InvalidInputError(field, "must not contain whitespace")
+    if not _PATH_TOKEN.fullmatch(value):
+        raise InvalidInputError(
+            field,
+            f"must be a Helicone request id (a UUID, or up to 256 letters, digits and . _ ~ -), "
+            f"got {_short(value)}",
+        )
+    _refuse_dots(field, value)
+    return value
+
+
+def _session_path_id(field: str, value: object) -> str:
+    """A session id for a URL path segment: header-safe text, percent-encoded."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(field, "must be a non-empty str")
+    if len(value) > _MAX_SESSION_ID:
+        raise InvalidInputError(field, f"must be at most {_MAX_SESSION_ID} characters")
+    if not (value.isascii() and value.isprintable()):
+        # What a Helicone-Session-Id header can carry: printable ASCII.
+        raise InvalidInputError(field, f"must be printable ASCII, got {_short(value)}")
+    if value != value.strip():
+        raise InvalidInputError(field, "must not start or end with whitespace")
+    _refuse_dots(field, value)
     return urllib.parse.quote(value, safe="")
+
+
+def _refuse_dots(field: str, value: str) -> None:
+    # Only "." and ".." are dot-segments, but servers differ on longer runs: refuse them all.
+    if not value.strip("."):
+        raise InvalidInputError(
+            field, f"{value!r} is a path dot-segment and would name another endpoint"
+        )
+
+
+def _short(value: str) -> str:
+    return repr(value) if len(value) <= 80 else f"{value[:77]!r}... ({len(value)} characters)"
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -233,7 +282,7 @@ class Requests(_RestResource):
             timeout, max_retries: per call.
 
         Raises:
-            InvalidInputError: no request id, or ``rating`` is not a bool.
+            InvalidInputError: no valid request id, or ``rating`` is not a bool.
             APIStatusError: the API refused (an unknown id is a 500 from Helicone).
             HeliconeAPIError, APIConnectionError: see the module docstring.
         """
@@ -261,7 +310,7 @@ class Requests(_RestResource):
             timeout, max_retries: per call.
 
         Raises:
-            InvalidInputError: no request id, an empty mapping, or a value that is not an
+            InvalidInputError: no valid request id, an empty mapping, or a value that is not an
                 int or a bool (floats included).
             APIStatusError, HeliconeAPIError, APIConnectionError: see the module docstring.
         """
@@ -287,7 +336,7 @@ class Requests(_RestResource):
             timeout, max_retries: per call.
 
         Raises:
-            InvalidInputError: no request id, or ``key``/``value`` is not a (non-empty) str.
+            InvalidInputError: no valid request id, or ``key``/``value`` is not a (non-empty) str.
             APIStatusError, HeliconeAPIError, APIConnectionError: see the module docstring.
         """
         if not isinstance(key, str) or not key:
@@ -317,7 +366,7 @@ class Requests(_RestResource):
             The :class:`LoggedRequest`.
 
         Raises:
-            InvalidInputError: no request id.
+            InvalidInputError: no valid request id.
             APIStatusError: the API refused (an unknown id is a 500 from Helicone).
             APIResponseValidationError: the answer was not a request row.
             HeliconeAPIError, APIConnectionError: see the module docstring.
@@ -436,15 +485,17 @@ class Sessions(_RestResource):
         """Rate a whole session (``POST /v1/session/{id}/feedback``).
 
         Args:
-            session_id: the ``Helicone-Session-Id``.
+            session_id: the ``Helicone-Session-Id`` (printable ASCII; percent-encoded in the
+                URL).
             rating: True for a positive rating.
             timeout, max_retries: per call.
 
         Raises:
-            InvalidInputError: an empty id, or ``rating`` is not a bool.
+            InvalidInputError: an empty id, one a header could not carry, ``"."`` or ``".."``
+                (which would name another endpoint), or ``rating`` is not a bool.
             APIStatusError, HeliconeAPIError, APIConnectionError: see the module docstring.
         """
-        path = f"v1/session/{_path_id('session_id', session_id)}/feedback"
+        path = f"v1/session/{_session_path_id('session_id', session_id)}/feedback"
         body = {"rating": _rating(rating)}
         await self._rest.call("POST", path, body=body, timeout=timeout, max_retries=max_retries)
 

@@ -65,6 +65,7 @@ class RestConnection:
             timeout=gateway.timeout,
             limits=None,
             http_client=gateway.http_client,
+            max_response_bytes=gateway.max_response_bytes,
         )
         self._sender = sender.over(self._transport)
 

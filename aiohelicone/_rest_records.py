@@ -358,6 +358,10 @@ class AsyncPager(Generic[T]):
     use ``offset``/``limit``; with a ``created_at`` sort, rows logged while you iterate can
     shift later pages (a row may repeat or be skipped): bound the time range to avoid that.
 
+    The query ends at a page shorter than asked for, at one longer than asked for (the
+    server ignored ``limit``), and at one that repeats the start of the previous page (the
+    server ignored ``offset``): asking again would repeat it forever.
+
     Attributes:
         pages_fetched: how many pages were requested so far.
     """
@@ -380,6 +384,7 @@ class AsyncPager(Generic[T]):
         self._what = what
         self._buffer: list[T] = []
         self._done = limit == 0
+        self._previous: list[Any] = []
         self.pages_fetched = 0
 
     def __aiter__(self) -> AsyncPager[T]:
@@ -403,6 +408,13 @@ class AsyncPager(Generic[T]):
                 status_code=200,
                 body=rows,
             )
+        # A page that repeats the previous one's first rows means the endpoint ignored the
+        # offset: every further page would be the same. Rows carry their ids, so two real
+        # pages never compare equal. (A prefix, as a limit can make the last page smaller.)
+        if rows and rows == self._previous[: len(rows)]:
+            self._done = True
+            return
+        self._previous = rows
         items: list[T] = []
         for index, row in enumerate(rows):
             if not isinstance(row, Mapping):

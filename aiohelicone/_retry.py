@@ -7,8 +7,12 @@ The wait before retry number ``n`` (0-based) is::
 
 The server's wait comes from, in order: ``retry-after-ms`` (milliseconds), ``Retry-After``
 (seconds or an HTTP date), ``Helicone-RateLimit-Reset`` (seconds; Helicone sets no
-``Retry-After`` of its own, ../shared/helicone-api.md §4). When the server asks for more than
-``max_retry_after`` seconds we do not sleep: the error is raised with ``retry_after`` set.
+``Retry-After`` of its own, ../shared/helicone-api.md §4). Each is read by
+:func:`parse_wait`: a wait is always finite, non-negative and at most :data:`MAX_WAIT`
+(``inf``, ``1e999`` or a date centuries ahead become ``MAX_WAIT``; NaN and negative values
+are ignored), so ``retry_after`` is safe to do arithmetic with. When the server asks for more
+than ``max_retry_after`` seconds we do not sleep: the error is raised with ``retry_after``
+set (``run_batch`` applies the same bound to its pauses).
 
 Retried: connection errors, timeouts, 408, 409, 429 and >= 500. Never 400/401/403/404/422.
 Two refinements use what the gateway says about its own attempts (§5.2):
@@ -34,7 +38,9 @@ import attrs
 from ._exceptions import APIError, APIStatusError, ErrorDetail
 
 __all__ = [
+    "MAX_WAIT",
     "RetryPolicy",
+    "parse_wait",
     "retry_after_seconds",
     "set_waits_enabled",
     "sleep",
@@ -43,6 +49,10 @@ __all__ = [
 ]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+#: The longest wait a header is read as, in seconds: one year, the longest window of a
+#: Helicone rate-limit policy (helicone-api.md §3). Anything longer is read as this.
+MAX_WAIT = 31_536_000.0
 
 _waits_enabled = True
 
@@ -120,47 +130,66 @@ def _all_provider_client_errors(details: tuple[ErrorDetail, ...]) -> bool:
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The wait the server asked for, in seconds, or None when it said nothing usable."""
+    """The wait the server asked for, in seconds, or None when it said nothing usable.
+
+    The first usable one of ``retry-after-ms``, ``Retry-After`` and
+    ``Helicone-RateLimit-Reset`` wins; each is read by :func:`parse_wait`, so the answer is
+    always finite, non-negative and at most :data:`MAX_WAIT`.
+    """
     value = headers.get("retry-after-ms")
     if value is not None:
-        try:
-            ms = float(value)
-        except ValueError:
-            pass
-        else:
-            if ms >= 0 and ms == ms:
-                return ms / 1000.0
+        seconds = parse_wait(value, unit=0.001)
+        if seconds is not None:
+            return seconds
     value = headers.get("retry-after")
     if value is not None:
-        seconds = _parse_retry_after(value)
+        seconds = parse_wait(value, dates=True)
         if seconds is not None:
             return seconds
     value = headers.get("helicone-ratelimit-reset")
     if value is not None:
-        try:
-            seconds = float(value)
-        except ValueError:
-            return None
-        if seconds >= 0 and seconds == seconds:
-            return seconds
+        return parse_wait(value)
     return None
 
 
-def _parse_retry_after(value: str) -> float | None:
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if seconds >= 0 and seconds == seconds else None
+def parse_wait(value: str, *, unit: float = 1.0, dates: bool = False) -> float | None:
+    """One header's wait, in seconds: finite, non-negative, and at most :data:`MAX_WAIT`.
+
+    Args:
+        value: the header value: a plain ASCII number of ``unit`` seconds (``1_000`` and
+            non-ASCII digits, which ``float()`` would take, are refused), or with ``dates``
+            an HTTP date (RFC 9110 §10.2.3 allows either for ``Retry-After``).
+        unit: the seconds one unit of the number is worth (0.001 for ``retry-after-ms``).
+        dates: whether an HTTP date is accepted.
+
+    Returns:
+        The wait; :data:`MAX_WAIT` for anything longer (``inf``, ``1e999``, a date centuries
+        ahead: the server asked for "very long", which is not "nothing"); 0 for a date in
+        the past; None for NaN, a negative number, or text that is neither.
+    """
+    text = value.strip()
+    if text.isascii() and "_" not in text:
+        try:
+            number = float(text) * unit
+        except ValueError:
+            pass
+        else:
+            if not number >= 0:  # also NaN
+                return None
+            return min(number, MAX_WAIT)
+    if not dates:
+        return None
     import email.utils  # only for the rare HTTP-date form; it costs ~14 ms to import
 
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    try:
+        seconds = when.timestamp() - time.time()
+    except (OverflowError, OSError, ValueError):
+        return None
+    return min(max(0.0, seconds), MAX_WAIT)
 
 
 def set_waits_enabled(enabled: bool) -> None:

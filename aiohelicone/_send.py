@@ -22,17 +22,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, overload
 
 import attrs
 
 from . import _retry
 from ._converter import structure_hook
-from ._decode import helicone_of, parse_json, status_error, structured
-from ._exceptions import APIConnectionError, APIError, APIStatusError, InvalidInputError
+from ._decode import answer_error, helicone_of, parse_json, status_error, structured
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    InvalidInputError,
+    reports_error,
+)
+from ._header_values import check_headers
 from ._helicone import HeliconeOptions, resolve_helicone
 from ._retry import RetryPolicy
+from ._secrets import register as register_secrets
 from ._timeouts import StreamTimeouts, TimeoutArg
 from ._transport import RawResponse, StreamingResponse, Transport, default_timeout, make_timeout
 
@@ -46,7 +54,6 @@ __all__ = [
     "RequestOptions",
     "Sender",
     "StreamClass",
-    "check_header_value",
     "check_retries",
     "encode",
 ]
@@ -133,18 +140,6 @@ def encode(body: Mapping[str, Any]) -> bytes:
         raise InvalidInputError("body", str(exc)) from exc
 
 
-def check_header_value(field: str, value: object) -> None:
-    """Refuse a header value that cannot go on the wire (never echoing it: it may be a key).
-
-    Raises:
-        InvalidInputError: not a str, or a character HTTP does not allow.
-    """
-    if not isinstance(value, str):
-        raise InvalidInputError(field, f"must be a str, got {type(value).__name__}")
-    if not value.isascii() or any(c in value for c in "\r\n\x00"):
-        raise InvalidInputError(field, "contains characters not allowed in an HTTP header")
-
-
 def check_retries(value: object) -> int:
     """A ``max_retries`` argument, checked.
 
@@ -154,6 +149,52 @@ def check_retries(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError("max_retries", f"must be a non-negative int, got {value!r}")
     return value
+
+
+_POSTHOG_HEADER = "Helicone-Posthog-Key"
+_POSTHOG_HEADER_LOWER = _POSTHOG_HEADER.lower()
+_QUERY_SCALARS = (str, int, float, bool)
+
+
+def _call_timeout(value: object) -> httpx2.Timeout | None:
+    """A per-call ``timeout=`` (None: the client's), refused as a typed error."""
+    if isinstance(value, str) and value == "default":
+        return None
+    try:
+        return make_timeout(value)
+    except TypeError as exc:
+        raise InvalidInputError("timeout", str(exc).removeprefix("timeout ")) from None
+
+
+def _check_query(query: object) -> None:
+    """``extra_query``: str keys, values of the types a query string can say."""
+    if not isinstance(query, Mapping):
+        raise InvalidInputError(
+            "extra_query", f"must be a mapping of str to values, not {type(query).__name__}"
+        )
+    for key, value in query.items():
+        if not isinstance(key, str):
+            raise InvalidInputError("extra_query", f"keys must be str, got {type(key).__name__}")
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            # None is sent as an empty value by httpx2; anything else would go out as its
+            # str(), an object's repr included.
+            if item is not None and not isinstance(item, _QUERY_SCALARS):
+                raise InvalidInputError(
+                    f"extra_query[{key!r}]",
+                    f"must be a str, int, float, bool or None (or a list of them), "
+                    f"not {type(item).__name__}",
+                )
+
+
+def _check_extra_body(extra_body: object) -> None:
+    if not isinstance(extra_body, Mapping):
+        raise InvalidInputError(
+            "extra_body", f"must be a mapping of str to values, not {type(extra_body).__name__}"
+        )
+    for key in extra_body:
+        if not isinstance(key, str):
+            raise InvalidInputError("extra_body", f"keys must be str, got {type(key).__name__}")
 
 
 def _with_read_timeout(timeout: httpx2.Timeout | None, read: float) -> httpx2.Timeout:
@@ -173,9 +214,19 @@ class Sender:
         stream_timeouts: the client's default stream budgets.
         on_retry: called before each retry (see :data:`OnRetry`); an exception from it is
             logged and ignored.
+        secrets: the client's keys: masked in every error while this sender lives (see
+            ``_secrets.py``); a ``posthog_key`` a call brings is added when it is prepared.
     """
 
-    __slots__ = ("_helicone", "_on_retry", "_retry", "_stream_defaults", "transport")
+    __slots__ = (
+        "__weakref__",
+        "_helicone",
+        "_on_retry",
+        "_retry",
+        "_secrets",
+        "_stream_defaults",
+        "transport",
+    )
 
     def __init__(
         self,
@@ -185,12 +236,15 @@ class Sender:
         helicone: HeliconeOptions | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         on_retry: OnRetry | None = None,
+        secrets: Iterable[str | None] = (),
     ) -> None:
         self.transport = transport
         self._retry = retry
         self._helicone = helicone
         self._stream_defaults = stream_timeouts or StreamTimeouts()
         self._on_retry = on_retry
+        self._secrets = {secret for secret in secrets if secret is not None}
+        register_secrets(self, self._secrets)
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -233,17 +287,42 @@ class Sender:
             InvalidInputError: a bad ``max_retries``.
             TypeError: a bad ``timeout``.
         """
+        return self._call(
+            method,
+            path,
+            content=content,
+            headers=headers if headers is not None else {},
+            request_id=request_id,
+            params=params,
+            timeout=None if timeout == "default" else make_timeout(timeout),
+            max_retries=max_retries,
+            stream=stream,
+        )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        request_id: str | None,
+        params: Mapping[str, Any] | None,
+        timeout: httpx2.Timeout | None,
+        max_retries: int | None,
+        stream: StreamTimeouts | None,
+    ) -> Call:
         retry = self._retry
         if max_retries is not None:
             retry = attrs.evolve(retry, max_retries=check_retries(max_retries))
-        resolved = None if timeout == "default" else make_timeout(timeout)
+        resolved = timeout
         if stream is not None and stream.idle is not None:
             resolved = _with_read_timeout(resolved, stream.idle)
         return Call(
             method=method,
             path=path,
             content=content,
-            headers=headers if headers is not None else {},
+            headers=headers,
             request_id=request_id,
             timeout=resolved,
             params=params,
@@ -286,29 +365,46 @@ class Sender:
         )
         headers = resolved.headers
         extra_headers = options.extra_headers
-        if extra_headers:
-            headers = dict(headers)
-            for name, value in extra_headers.items():
-                check_header_value(f"extra_headers[{name!r}]", value)
-                headers[name.lower()] = value
+        if extra_headers is not None:
+            checked = check_headers("extra_headers", extra_headers)
+            if checked:
+                headers = {**headers, **checked}
+        extra_query = options.extra_query
+        if extra_query is not None:
+            _check_query(extra_query)
+        stream_timeouts = options.stream_timeouts
+        if stream_timeouts is not None and not isinstance(stream_timeouts, StreamTimeouts):
+            raise InvalidInputError(
+                "stream_timeouts",
+                f"must be a StreamTimeouts, not {type(stream_timeouts).__name__}",
+            )
         content = None
         if body is not None:
             if resolved.body_metadata is not None:
                 body["metadata"] = resolved.body_metadata
-            if options.extra_body:
-                body.update(options.extra_body)
+            extra_body = options.extra_body
+            if extra_body is not None:
+                _check_extra_body(extra_body)
+                body.update(extra_body)
             content = encode(body)
-        return self.call(
+        call = self._call(
             method,
             path,
             content=content,
             headers=headers,
             request_id=resolved.request_id,
-            params=options.extra_query,
-            timeout=options.timeout,
+            params=extra_query,
+            timeout=_call_timeout(options.timeout),
             max_retries=options.max_retries,
-            stream=(options.stream_timeouts or self._stream_defaults) if stream else None,
+            stream=(stream_timeouts or self._stream_defaults) if stream else None,
         )
+        posthog = headers.get(_POSTHOG_HEADER) or headers.get(_POSTHOG_HEADER_LOWER)
+        if posthog is not None and posthog not in self._secrets:
+            # A key given to one call: owned by the sender (as long as the client), since
+            # a stream's error events arrive after the prepared call is gone.
+            self._secrets.add(posthog)
+            register_secrets(self, (posthog,))
+        return call
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -391,7 +487,7 @@ class Sender:
                     if response.status_code < 400:
                         return response
                     try:
-                        body = await response.read()
+                        body = await response.read(transport.max_response_bytes)
                     finally:
                         await response.aclose()
                     raw = RawResponse(response.status_code, dict(response.headers.items()), body)
@@ -452,6 +548,9 @@ class Sender:
             request_id=call.request_id,
             content_type=raw.headers.get("content-type", "?"),
         )
+        if type(data) is dict and "error" in data and reports_error(data):
+            # A 2xx answer whose body is an error (``in_body``): raised as its status error.
+            raise answer_error(data, raw.headers, call.request_id, retry_after=True)
         result = structured(
             data,
             structure_hook(cast_to),

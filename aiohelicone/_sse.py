@@ -34,6 +34,9 @@ from __future__ import annotations
 
 __all__ = ["SSEDecodeError", "SSEDecoder", "ServerSentEvent"]
 
+#: The largest event a decoder accepts by default (16 MiB).
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+
 _BOM = b"\xef\xbb\xbf"
 _LF = 10
 _CR = 13
@@ -145,7 +148,7 @@ class SSEDecoder:
         "_slow",
     )
 
-    def __init__(self, *, max_event_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int):
             raise ValueError(f"max_event_bytes must be an int, got {max_event_bytes!r}")
         if max_event_bytes <= 0:

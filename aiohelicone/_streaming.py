@@ -24,10 +24,20 @@ Guarantees, each tested over a real loopback socket on asyncio and trio:
 - A body that ends before ``[DONE]`` while some choice has no ``finish_reason`` raises
   :class:`StreamTruncatedError` with what arrived; a body that ends after every choice
   finished (without ``[DONE]``, as some gateways do) completes normally.
-- An ``{"error": ...}`` event raises the status error that error implies (``in_stream=True``);
-  a corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
+- A compressed body (a proxy compressed it although streams ask for ``identity``) is
+  decoded piece by piece as it arrives (``_transport.py``). One whose compressed data
+  breaks (a bad gzip trailer, a truncated deflate stream) raises
+  :class:`StreamTruncatedError` with what was decoded before, and the
+  :class:`ContentDecodingError` naming the coding as its cause: a careful caller already
+  handles a cut stream, and this is one. A coding the client cannot decode at all raises
+  :class:`ContentDecodingError` before the first chunk.
+- An event whose ``error`` is not null (and that has no ``choices``) raises the status error
+  that error implies (``in_stream=True``); ``"error": null``, as in some usage chunks, is no
+  error. A corrupt event raises :class:`APIResponseValidationError`, never a raw JSON error.
 - A 200 that is not ``text/event-stream`` is read as a normal answer: an error body raises,
-  a completion is delivered as chunks; it is never an empty "successful" stream.
+  a completion is delivered as chunks; it is never an empty "successful" stream. That body
+  is the stream's one event: the stream's deadlines bound it (see :class:`StreamTimeouts`)
+  and it is capped like an event (16 MiB, or ``max_response_bytes`` when lower).
 """
 
 from __future__ import annotations
@@ -45,24 +55,25 @@ from ._accumulate import (
     has_content,
 )
 from ._converter import ShapeError, structure_hook
-from ._decode import bad_shape, helicone_of, not_json, parse_json, status_error, structured
+from ._decode import answer_error, bad_shape, helicone_of, not_json, parse_json, structured
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    ContentDecodingError,
     StreamDeadlineError,
     StreamFirstEventTimeoutError,
     StreamIdleTimeoutError,
     StreamInterruptedError,
     StreamTruncatedError,
-    error_from_parsed,
-    parse_error_data,
+    error_in_answer,
+    reports_error,
 )
 from ._json import loads_function
 from ._metadata import HeliconeMetadata
 from ._models import ChatCompletion, ChatCompletionChunk, Completion
-from ._sse import SSEDecodeError, SSEDecoder
+from ._sse import DEFAULT_MAX_EVENT_BYTES, SSEDecodeError, SSEDecoder
 from ._timeouts import StreamTimeouts as StreamTimeouts
 
 if TYPE_CHECKING:
@@ -94,45 +105,6 @@ _CLOSED = "closed"
 #: How long, and how much, we read after ``[DONE]`` to hand the connection back to the pool.
 _DRAIN_SECONDS = 0.25
 _DRAIN_BYTES = 64 * 1024
-
-
-# -- in-stream errors ----------------------------------------------------------------------
-
-_ERROR_TYPE_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "permission_denied": 403,
-    "not_found_error": 404,
-    "rate_limit_error": 429,
-    "rate_limit_exceeded": 429,
-    "rate_limited": 429,
-    "insufficient_quota": 429,
-    "timeout": 408,
-    "overloaded_error": 503,
-    "server_error": 500,
-    "api_error": 500,
-}
-
-
-def _in_stream_status(error: Any) -> int:
-    if isinstance(error, dict):
-        for key in ("status_code", "status", "statusCode", "code"):
-            value = error.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
-                return value
-        for key in ("type", "code"):
-            value = error.get(key)
-            if isinstance(value, str) and value in _ERROR_TYPE_STATUS:
-                return _ERROR_TYPE_STATUS[value]
-    return 500
-
-
-def _in_stream_error(data: dict[str, Any], headers: Any, request_id: str | None) -> APIError:
-    error = data.get("error")
-    status = _in_stream_status(error)
-    parsed = parse_error_data(data)
-    return error_from_parsed(status, parsed, headers, request_id=request_id, in_stream=True)
 
 
 # -- the stream ------------------------------------------------------------------------
@@ -277,6 +249,10 @@ class AsyncStream(Generic[T]):
                 chunk = await self._read_within_deadline(response)
         except (TimeoutError, APIConnectionError) as exc:
             raise self._read_error(exc) from exc
+        except ContentDecodingError as exc:
+            if exc.unsupported:
+                raise  # nothing was read: the coding itself is the problem
+            raise self._decoding_cut(exc) from exc
         if chunk is None:
             self._end_of_body()
             return
@@ -335,6 +311,17 @@ class AsyncStream(Generic[T]):
             request_id=self.request_id,
         )
 
+    def _decoding_cut(self, exc: ContentDecodingError) -> StreamTruncatedError:
+        """A compressed body that broke mid-stream: a cut stream, with what arrived."""
+        problem = getattr(exc.__cause__, "problem", exc.message)
+        return StreamTruncatedError(
+            f"The stream ended after {self._acc.chunks} chunks: its {exc.encoding!r} body "
+            f"could not be decoded further: {problem}.",
+            partial=self._acc.result(),
+            chunks=self._acc.chunks,
+            request_id=self.request_id,
+        )
+
     def _handle(self, data: str) -> None:
         try:
             obj = self._loads(data)
@@ -346,9 +333,13 @@ class AsyncStream(Generic[T]):
                 source=None,
                 problem="A stream event is not valid JSON",
             ) from exc
-        if type(obj) is dict and "error" in obj and not obj.get("choices"):
-            raise _in_stream_error(
-                obj, self.helicone.headers if self.helicone else {}, self.request_id
+        # The key test first: an ordinary chunk pays nothing more for the error rule.
+        if type(obj) is dict and "error" in obj and reports_error(obj):
+            raise error_in_answer(
+                obj,
+                self.helicone.headers if self.helicone else {},
+                request_id=self.request_id,
+                in_stream=True,
             )
         try:
             chunk = self._hook(obj)
@@ -463,6 +454,35 @@ class AsyncStream(Generic[T]):
     def _whole_as_chunk(cls, answer: Any) -> Any:
         """The one chunk a whole answer (``_answer_type``) is delivered as."""
         return answer
+
+    async def _read_whole(self, response: StreamingResponse, max_bytes: int | None) -> bytes:
+        """Read an answer that is not an event stream, within the stream's budgets; close it.
+
+        The whole body is the stream's first (and only) event: the first-event and total
+        deadlines bound the time until all of it has arrived, the read timeout (the idle
+        budget) bounds each gap, and it is capped like one event (``DEFAULT_MAX_EVENT_BYTES``,
+        or the client's ``max_response_bytes`` when that is lower).
+        """
+        import anyio
+
+        if max_bytes is None or max_bytes > DEFAULT_MAX_EVENT_BYTES:
+            limit, name = DEFAULT_MAX_EVENT_BYTES, "the event cap of a stream"
+        else:
+            limit, name = max_bytes, "max_response_bytes"
+        deadline = self._first_event
+        if self._deadline is not None:
+            deadline = self._deadline if deadline is None else min(deadline, self._deadline)
+        try:
+            if deadline is None:
+                return await response.read(limit, limit_name=name)
+            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                return await response.read(limit, limit_name=name)
+        except (TimeoutError, APIConnectionError) as exc:
+            raise self._read_error(exc) from exc
+        finally:
+            await self.aclose()
+            # The answer came whole: what it holds is delivered as chunks (_deliver_whole).
+            self._state = _ENDED
 
     def _deliver_whole(self, data: Any, status: int) -> None:
         """Turn a JSON answer that came instead of a stream into chunks."""
@@ -610,19 +630,13 @@ async def open_stream(sender: Sender, call: Call, cls: type[S]) -> S:
         response = await sender.send(call, stream=True)
     meta = helicone_of(response.headers, call.request_id)
     ctype = response.headers.get("content-type", "")
+    stream = cls(
+        response, request_id=call.request_id, helicone=meta, timeouts=timeouts, started=started
+    )
     if "text/event-stream" in ctype:
-        return cls(
-            response,
-            request_id=call.request_id,
-            helicone=meta,
-            timeouts=timeouts,
-            started=started,
-        )
+        return stream
     # Not a stream: read it as a normal answer, so it is never an empty "success".
-    try:
-        body = await response.read()
-    finally:
-        await _close_response(response)
+    body = await stream._read_whole(response, sender.transport.max_response_bytes)
     data = parse_json(
         body,
         status_code=response.status_code,
@@ -631,26 +645,10 @@ async def open_stream(sender: Sender, call: Call, cls: type[S]) -> S:
         problem="to a stream request with a body that is neither an event stream nor JSON",
         empty="parse",
     )
-    if type(data) is dict and "error" in data and not data.get("choices"):
-        raise _non_stream_error(data, response.headers, call)
-    stream = cls(
-        None, request_id=call.request_id, helicone=meta, timeouts=timeouts, started=started
-    )
+    if type(data) is dict and reports_error(data):
+        raise answer_error(data, response.headers, call.request_id, helicone=meta)
     stream._deliver_whole(data, response.status_code)
     return stream
-
-
-def _non_stream_error(data: dict[str, Any], headers: Any, call: Call) -> APIError:
-    """The error a JSON error body sent instead of a stream stands for."""
-    code = _in_stream_status(data.get("error"))
-    return status_error(
-        code,
-        headers,
-        None,
-        call.request_id,
-        parsed=parse_error_data(data),
-        retry_after=False,
-    )
 
 
 # -- for the fallback layer (chains fail over until the first content) ----------------------

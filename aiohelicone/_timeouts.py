@@ -39,6 +39,13 @@ class StreamTimeouts:
         idle: longest gap between two reads of the stream, in seconds (None: the client's
             read timeout). A slow stream whose gaps each stay within it completes.
         total: a deadline for the whole stream, in seconds from the request (None: none).
+
+    An answer to a stream request that is not an event stream (a JSON completion or error
+    sent instead) is one event that arrives when its whole body has: ``first_event`` and
+    ``total`` bound the time from the request until the body is complete
+    (:class:`StreamFirstEventTimeoutError`, :class:`StreamDeadlineError`), and ``idle``
+    bounds each gap while it arrives (a gap too long raises
+    :class:`StreamFirstEventTimeoutError`, as it does before a stream's first event).
     """
 
     first_event: float | None = attrs.field(default=None, validator=_positive_or_none)

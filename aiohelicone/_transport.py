@@ -5,27 +5,46 @@ Everything that touches httpx2 lives here, so that:
 - ``import aiohelicone`` does not import httpx2 (it is imported when a client is built);
 - every httpx2 exception becomes an aiohelicone one at exactly one boundary
   (:func:`map_transport_error`), chained ``from`` the original;
-- auth headers are added per request, so a caller-supplied client is used as it is.
+- auth headers are added per request, so a caller-supplied client is used as it is;
+- every answer body is read raw and decoded here, by ``_decoders.py``, on every path
+  (one request, stream, REST, our own pool or a caller's client): httpx2's own decoding
+  never runs. It would ignore a truncated gzip body, drop all but the first gzip member,
+  let a coding it cannot decode through as binary "content", and raise ``DecodingError``,
+  an ``httpx2.HTTPError`` that would read as a retryable connection error. Requests
+  advertise exactly what ``_decoders`` can decode; streams ask for ``identity`` (a
+  compressing hop may hold tokens back to fill its blocks) but are decoded all the same
+  when a proxy compresses them anyway.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import attrs
 
-from ._exceptions import APIConnectionError, APITimeoutError, HeliconeError
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    ContentDecodingError,
+    HeliconeError,
+    InvalidInputError,
+)
 from ._timeouts import TimeoutArg as TimeoutArg
 from ._version import __version__
 
 if TYPE_CHECKING:
     import httpx2
 
+    from ._decoders import Decoder, DecodingError
+
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_POOL_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_WRITE_TIMEOUT",
@@ -33,6 +52,7 @@ __all__ = [
     "RawResponse",
     "Transport",
     "TimeoutArg",
+    "check_url",
     "plain_headers",
 ]
 
@@ -42,6 +62,12 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 120.0
 DEFAULT_WRITE_TIMEOUT = 30.0
 DEFAULT_POOL_TIMEOUT = 30.0
+
+#: The most of one answer a client reads (decoded bytes), unless ``max_response_bytes`` says
+#: otherwise: well above the largest legitimate answer (2048 embeddings of 3072 floats,
+#: pretty-printed, are about 140 MB), and a bound on what a broken or hostile server can
+#: make the client buffer.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 _USER_AGENT = "aiohelicone/{} python/{}.{}.{}".format(__version__, *sys.version_info[:3])
 
@@ -138,6 +164,29 @@ def map_transport_error(exc: Exception, request_id: str | None) -> NoReturn:
     raise exc
 
 
+def check_url(field: str, url: str) -> None:
+    """Refuse a base URL httpx2 would reject later, on the first request, with a raw error.
+
+    Raises:
+        InvalidInputError: not http(s), not parseable (``http://[::1/v1``), no host, or a
+            port outside 1-65535 (asyncio would fail the connect with an ``OverflowError``
+            inside an exception group).
+    """
+    import httpx2
+
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidInputError(field, f"must be an http(s) URL, got {url!r}")
+    try:
+        parsed = httpx2.URL(url)
+        port = parsed.port
+    except (httpx2.InvalidURL, ValueError) as exc:
+        raise InvalidInputError(field, f"is not a valid URL: {exc}") from None
+    if not parsed.host:
+        raise InvalidInputError(field, f"has no host: {url!r}")
+    if port is not None and not 0 < port < 65536:
+        raise InvalidInputError(field, f"port {port} is outside 1-65535")
+
+
 def make_timeout(value: Any) -> httpx2.Timeout:
     """Turn a timeout argument into an ``httpx2.Timeout``; None means no timeout at all."""
     import httpx2
@@ -176,6 +225,7 @@ class Transport:
         timeout: the default timeouts.
         limits: pool limits for a client we create.
         http_client: a caller's client, used as it is and never closed by us.
+        max_response_bytes: the most of one answer :meth:`request` reads (None: no cap).
         transport: an ``httpx2.AsyncBaseTransport`` for the client we create (which we own
             and close), e.g. ``httpx2.ASGITransport`` for in-process tests.
 
@@ -193,6 +243,7 @@ class Transport:
         limits: httpx2.Limits | None,
         http_client: httpx2.AsyncClient | None,
         transport: httpx2.AsyncBaseTransport | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         import httpx2
 
@@ -213,12 +264,17 @@ class Transport:
             raise TypeError(f"limits must be an httpx2.Limits, got {type(limits).__name__}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        from ._decoders import accept_encoding
+
+        self.max_response_bytes = max_response_bytes
         headers: dict[str, str] = {
             "accept": "application/json",
+            # Exactly what _decoders can undo (httpx2's default names what httpx2 decodes).
+            "accept-encoding": accept_encoding(),
             "user-agent": _USER_AGENT,
             **{k.lower(): v for k, v in (default_headers or {}).items()},
-            **auth_headers,
         }
+        auth = {k.lower(): v for k, v in auth_headers.items()}
         self._owns_client = http_client is None
         # Our own pool carries the fixed headers, so requests can be built directly for it.
         self._direct = http_client is None
@@ -226,8 +282,12 @@ class Transport:
         self._urls: dict[str, httpx2.URL] = {}
         if http_client is None:
             # Our own pool carries the fixed headers itself, so a request adds only its own
-            # (httpx2 merges per-request headers over the client's, one by one).
-            self._headers: dict[str, str] = {}
+            # (httpx2 merges per-request headers over the client's, one by one). The keys are
+            # not among them: httpx2's Headers repr masks only Authorization, and the pool's
+            # headers are public (client.http_client.headers), so they are added per request,
+            # right after the pool's, where they used to sit: the bytes sent are the same.
+            self._headers: dict[str, str] = auth
+            self._auth_raw = [(k.encode("ascii"), v.encode("ascii")) for k, v in auth.items()]
             self._client = httpx2.AsyncClient(
                 headers=headers,
                 timeout=timeout,
@@ -236,7 +296,8 @@ class Transport:
                 transport=transport,
             )
         else:
-            self._headers = headers
+            self._headers = {**headers, **auth}
+            self._auth_raw = []
             self._client = http_client
 
     @property
@@ -250,18 +311,19 @@ class Transport:
         return self._client.is_closed
 
     async def request(self, call: Outgoing) -> RawResponse:
-        """Send a request and read the whole answer.
+        """Send a request and read the whole answer, decoded from its content coding.
 
         Raises:
             APITimeoutError: a connect, read, write or pool timeout fired.
             APIConnectionError: the connection failed or broke.
+            APIResponseValidationError: the answer is larger than ``max_response_bytes``.
+            ContentDecodingError: the body's content coding is unknown here, or corrupt.
         """
         response = await self._send(call, stream=False)
+        content = await StreamingResponse(response, call.request_id).read(self.max_response_bytes)
         # One pass over httpx2's Headers (each lookup there re-decodes): a plain dict with
         # lower-case names, repeated headers joined with ", ".
-        return RawResponse(
-            response.status_code, plain_headers(response.headers.raw), response.content
-        )
+        return RawResponse(response.status_code, plain_headers(response.headers.raw), content)
 
     async def open_stream(self, call: Outgoing) -> StreamingResponse:
         """Send a request and return once the headers arrived.
@@ -278,7 +340,8 @@ class Transport:
         if request is None:
             request = self._built_request(call, stream)
         try:
-            return await self._client.send(request, stream=stream)
+            # Always an httpx2 stream: the body is read (and decoded) by StreamingResponse.
+            return await self._client.send(request, stream=True)
         except Exception as exc:
             map_transport_error(exc, call.request_id)
 
@@ -290,13 +353,34 @@ class Transport:
         the final header list is written directly (the client's headers, overridden by the
         call's), the URL is parsed once per path, and the body goes in as a ``ByteStream``.
         Returns None (use ``build_request``) when anything unusual is involved: query
-        parameters, cookies in the jar, request event hooks (which may read
-        ``request.content``), or a header value that is not ASCII.
+        parameters (the call's, or defaults set on the pool's ``params``), cookies in the
+        jar, request event hooks (which may read ``request.content``), or a header value
+        that is not ASCII.
+
+        What httpx2 does for a request, and how this path compares (each is tested in
+        ``tests/test_transport_direct.py``):
+
+        - ``build_request`` merging: headers, cookies, query parameters and the base URL
+          are merged above; cookies and parameters by falling back to ``build_request``.
+        - Timeouts: ``send`` puts the pool's timeout on a request that carries none, as it
+          would for a built one.
+        - Auth (``http_client.auth``, or credentials in the URL), redirects (never followed:
+          the pool has ``follow_redirects=False``), the ``Set-Cookie`` of answers into the
+          jar, response event hooks and the choice of a proxy for the URL all happen in
+          ``send``, so both paths get them.
+        - Proxies from the environment (``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``,
+          ``trust_env``): httpx2 reads them once, when the pool is created, and ``send``
+          picks the proxy per URL. Both paths therefore use the environment as it was
+          when the client was built; later changes to it are not seen (as with httpx2).
+        - Content decoding: deliberately ours on both paths (see the module docstring).
+        - HTTP/2: deliberately not used by our own pool (HTTP/1.1 only, and h2 is not a
+          dependency); pass an ``http_client`` built with ``http2=True`` for it, which
+          takes the ``build_request`` path.
         """
         import httpx2
 
         client = self._client
-        if call.params or client.cookies or client.event_hooks["request"]:
+        if call.params or client.params or client.cookies or client.event_hooks["request"]:
             return None
         url = self._urls.get(call.path)
         if url is None:
@@ -314,6 +398,7 @@ class Transport:
             return None
         taken = {name for name, _ in ours}
         headers = [item for item in client.headers.raw if item[0].lower() not in taken]
+        headers += self._auth_raw
         headers += ours
         if content is not None:
             headers.append((b"content-length", str(len(content)).encode()))
@@ -351,15 +436,21 @@ class StreamingResponse:
     own ``aiter_raw`` nests three async generators and closing the outer one leaves the
     inner ones to the garbage collector (trio then warns about each). Iterating the pool
     stream ourselves lets :meth:`aclose` close the whole chain deterministically.
-    Stream requests ask for ``accept-encoding: identity``, so no decoding is needed there.
+
+    The body is decoded here from its ``Content-Encoding`` (see ``_decoders.py``), piece
+    by piece as it arrives, for streams and whole answers alike; a body without one takes
+    the plain per-chunk path.
     """
 
-    __slots__ = ("_chunks", "_request_id", "_response")
+    __slots__ = ("_chunks", "_decoder", "_ended", "_pending", "_request_id", "_response")
 
     def __init__(self, response: httpx2.Response, request_id: str | None) -> None:
         self._response = response
         self._request_id = request_id
         self._chunks: Any = None
+        self._decoder: Decoder | None = None
+        self._pending: deque[bytes] = deque()
+        self._ended = False
 
     @property
     def status_code(self) -> int:
@@ -371,24 +462,70 @@ class StreamingResponse:
         """The response headers (case-insensitive)."""
         return self._response.headers
 
-    async def read(self) -> bytes:
-        """Read the rest of the body."""
-        try:
-            return await self._response.aread()
-        except Exception as exc:
-            map_transport_error(exc, self._request_id)
+    async def read(
+        self, limit: int | None = None, *, limit_name: str = "max_response_bytes"
+    ) -> bytes:
+        """Read the rest of the body (decoded), at most ``limit`` bytes of it, then close.
 
-    def _iterator(self) -> Any:
-        pool_stream = _pool_stream(self._response)
-        if pool_stream is not None and "content-encoding" not in self._response.headers:
-            return pool_stream.__aiter__()
-        return self._response.aiter_raw()
+        Raises:
+            APIResponseValidationError: the decoded body is larger than ``limit`` (reading
+                stops there and the connection is dropped).
+            APITimeoutError, APIConnectionError: the read failed.
+            ContentDecodingError: the body's content coding is unknown here, or corrupt.
+        """
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while (part := await self.next_chunk()) is not None:
+                size += len(part)
+                if limit is not None and size > limit:
+                    status = self._response.status_code
+                    raise APIResponseValidationError(
+                        f"The answer (HTTP {status}) is larger than {limit} bytes "
+                        f"({limit_name}); it was not read further.",
+                        status_code=status,
+                        request_id=self._request_id,
+                    )
+                parts.append(part)
+        finally:
+            await self.aclose()
+        return b"".join(parts)
+
+    def _start(self) -> Any:
+        """The raw body iterator; also sets up the decoder the answer's headers ask for."""
+        response = self._response
+        if response.is_stream_consumed:
+            # Already read by httpx2 (and so decoded by it): a response built from bytes,
+            # as ``httpx2.MockTransport`` handlers return them.
+            self._chunks = _just(response.content)
+            return self._chunks
+        encoding = response.headers.get("content-encoding")
+        if encoding:
+            from ._decoders import DecodingError, make_decoder
+
+            try:
+                self._decoder = make_decoder(encoding)
+            except DecodingError as exc:
+                raise self._decoding_error(exc, unsupported=True) from exc
+        pool_stream = _pool_stream(response)
+        if pool_stream is not None:
+            self._chunks = pool_stream.__aiter__()
+        else:
+            self._chunks = response.aiter_raw()
+        return self._chunks
 
     async def next_chunk(self) -> bytes | None:
-        """The next piece of the body, or None at its end."""
+        """The next piece of the (decoded) body, or None at its end.
+
+        Raises:
+            APITimeoutError, APIConnectionError: the read failed.
+            ContentDecodingError: the body's content coding is unknown here, or corrupt.
+        """
         chunks = self._chunks
         if chunks is None:
-            chunks = self._chunks = self._iterator()
+            chunks = self._start()
+        if self._decoder is not None:
+            return await self._next_decoded(chunks, self._decoder)
         try:
             chunk: bytes = await chunks.__anext__()
         except StopAsyncIteration:
@@ -396,6 +533,42 @@ class StreamingResponse:
         except Exception as exc:
             map_transport_error(exc, self._request_id)
         return chunk
+
+    async def _next_decoded(self, chunks: Any, decoder: Decoder) -> bytes | None:
+        pending = self._pending
+        while not pending:
+            if self._ended:
+                return None
+            try:
+                raw: bytes = await chunks.__anext__()
+            except StopAsyncIteration:
+                self._ended = True
+                raw = b""
+            except Exception as exc:
+                map_transport_error(exc, self._request_id)
+            try:
+                pieces = decoder.flush() if self._ended else decoder.decode(raw)
+            except Exception as exc:
+                # Imported here, not per chunk: only a failing body pays for it.
+                from ._decoders import DecodingError
+
+                if not isinstance(exc, DecodingError):
+                    raise
+                self._ended = True
+                raise self._decoding_error(exc, unsupported=False) from exc
+            pending.extend(pieces)
+        piece: bytes = pending.popleft()
+        return piece
+
+    def _decoding_error(self, exc: DecodingError, *, unsupported: bool) -> ContentDecodingError:
+        status = self._response.status_code
+        return ContentDecodingError(
+            f"Could not decode the answer's {exc.coding!r} body (HTTP {status}): {exc.problem}.",
+            encoding=exc.coding,
+            unsupported=unsupported,
+            status_code=status,
+            request_id=self._request_id,
+        )
 
     def abandon(self) -> None:
         """Release a response that was dropped unclosed, without touching the event loop.
@@ -448,6 +621,11 @@ class StreamingResponse:
                     await chunks.aclose()
         finally:
             await self._response.aclose()
+
+
+async def _just(content: bytes) -> AsyncIterator[bytes]:
+    if content:
+        yield content
 
 
 def _pool_stream(response: httpx2.Response) -> Any:

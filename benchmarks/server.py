@@ -13,7 +13,9 @@ Endpoints (all HTTP/1.1, keep-alive; request bodies must carry ``Content-Length`
   in chunked transfer-encoding, one HTTP chunk per SSE event (``--events-per-chunk`` groups
   them): N ``chat.completion.chunk`` events of ~190 bytes each (N from the ``x-bench-chunks``
   request header, default 50), a final usage chunk with empty ``choices``, then
-  ``data: [DONE]``.
+  ``data: [DONE]``. With the request header ``x-bench-encoding: gzip`` the stream is sent
+  with ``content-encoding: gzip`` as a compressing proxy sends it: each HTTP chunk is one
+  gzip sync-flushed piece (whatever the request's ``Accept-Encoding`` says).
 - ``POST /v1/embeddings``: a small ``list`` of one 8-float embedding with ``usage``.
 - ``GET /_bench/stats``: ``{"cpu_s": <server process CPU seconds>, "requests": <count>}``, so a
   benchmark can check how busy the server was during its measured window.
@@ -33,6 +35,7 @@ import os
 import signal
 import sys
 import time
+import zlib
 
 from _affinity import pin_to_cpu
 
@@ -208,21 +211,22 @@ def _build_stream_events() -> tuple[bytes, list[bytes], bytes, list[bytes]]:
 
 
 _FIRST, _MIDDLE, _LAST, _TAIL = _build_stream_events()
-_stream_cache: dict[int, bytes] = {}
+_stream_cache: dict[tuple[int, bytes], bytes] = {}
 # SSE events per HTTP chunk; 0 puts the whole stream in one chunk. Set by --events-per-chunk.
 EVENTS_PER_CHUNK = 1
 
 
-def stream_response(chunks: int) -> bytes:
+def stream_response(chunks: int, encoding: bytes = b"") -> bytes:
     """Return the whole pre-serialised streaming answer with ``chunks`` completion chunks.
 
     The first chunk carries the role, the last one ``finish_reason``; in between, content
     deltas. A usage chunk (empty ``choices``) and ``[DONE]`` follow, so the client sees
     ``chunks + 1`` JSON events. By default each SSE event is one HTTP chunk, as a gateway that
     flushes every event writes it; ``EVENTS_PER_CHUNK`` groups them. Answers are cached per
-    length.
+    length. ``encoding`` ``b"gzip"`` compresses each HTTP chunk as one sync-flushed piece.
     """
-    cached = _stream_cache.get(chunks)
+    key = (chunks, encoding)
+    cached = _stream_cache.get(key)
     if cached is not None:
         return cached
     events = []
@@ -233,15 +237,20 @@ def stream_response(chunks: int) -> bytes:
         events.append(_LAST)
     events.extend(_TAIL)
     step = EVENTS_PER_CHUNK or len(events)
-    parts = [_STREAM_HEAD]
-    for i in range(0, len(events), step):
-        piece = b"".join(events[i : i + step])
-        parts.append(b"%x\r\n%s\r\n" % (len(piece), piece))
+    pieces = [b"".join(events[i : i + step]) for i in range(0, len(events), step)]
+    head = _STREAM_HEAD
+    if encoding == b"gzip":
+        head = head.replace(b"\r\n\r\n", b"\r\ncontent-encoding: gzip\r\n\r\n")
+        gz = zlib.compressobj(wbits=31)
+        pieces = [gz.compress(piece) + gz.flush(zlib.Z_SYNC_FLUSH) for piece in pieces]
+        pieces[-1] += gz.flush()
+    parts = [head]
+    parts.extend(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
     parts.append(b"0\r\n\r\n")
     data = b"".join(parts)
     if len(_stream_cache) >= _STREAM_CACHE_LIMIT:
         _stream_cache.clear()
-    _stream_cache[chunks] = data
+    _stream_cache[key] = data
     return data
 
 
@@ -299,6 +308,7 @@ class BenchProtocol(asyncio.Protocol):
             return False
         length = 0
         chunks = DEFAULT_CHUNKS
+        encoding = b""
         close = version != b"HTTP/1.1"
         for line in lines[1:]:
             name, _, value = line.partition(b":")
@@ -307,6 +317,8 @@ class BenchProtocol(asyncio.Protocol):
                 length = int(value)
             elif name == b"x-bench-chunks":
                 chunks = min(max(int(value), 0), MAX_CHUNKS)
+            elif name == b"x-bench-encoding":
+                encoding = value.strip().lower()
             elif name == b"connection":
                 close = value.strip().lower() == b"close"
             elif name == b"transfer-encoding":
@@ -321,7 +333,7 @@ class BenchProtocol(asyncio.Protocol):
         path = target.split(b"?", 1)[0]
         if method == b"POST" and path.endswith(b"/chat/completions"):
             if b'"stream":true' in body or b'"stream": true' in body:
-                self._finish(stream_response(chunks), close=close)
+                self._finish(stream_response(chunks, encoding), close=close)
             else:
                 self._finish(CHAT_RESPONSE, close=close)
         elif method == b"POST" and path.endswith(b"/embeddings"):

@@ -608,3 +608,144 @@ async def test_requests_must_be_iterable(env: Env) -> None:
     """A non-iterable (or a lone mapping) is refused up front."""
     with pytest.raises(InvalidInputError, match="requests"):
         run_batch(env.client, line(0))  # type: ignore[arg-type]
+
+
+# -- server-requested waits: finite, bounded, never a hang (issue #20 item 4) ----------------
+
+ENDLESS_WAITS = [
+    {"retry-after-ms": "inf"},
+    {"retry-after": "1e999"},
+    {"retry-after": "Infinity"},
+    {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"},
+    {"helicone-ratelimit-reset": "inf"},
+    {"retry-after": "3600"},
+]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        *ENDLESS_WAITS,
+        {"retry-after-ms": "nan"},
+        {"retry-after": "-5"},
+        {"retry-after": "1_000"},
+        {"retry-after-ms": "-1", "retry-after": "nan", "helicone-ratelimit-reset": "-inf"},
+    ],
+)
+def test_every_parsed_wait_is_finite_non_negative_and_bounded(headers: dict[str, str]) -> None:
+    """Whatever the headers say, a parsed wait is None or in [0, MAX_WAIT] (math.ceil works)."""
+    from aiohelicone._retry import MAX_WAIT, retry_after_seconds
+
+    wait = retry_after_seconds(headers)
+    if wait is not None:
+        assert 0.0 <= wait <= MAX_WAIT
+        assert math.ceil(wait) <= MAX_WAIT
+    info = RateLimitInfo(reset=wait)
+    assert info.reset is None or math.isfinite(info.reset)
+
+
+@pytest.mark.parametrize("headers", [{"retry-after-ms": "nan"}, {"retry-after": "-5"}])
+def test_meaningless_waits_are_ignored(headers: dict[str, str]) -> None:
+    """NaN and negative waits say nothing: the next header (or the backoff) decides."""
+    from aiohelicone._retry import retry_after_seconds
+
+    assert retry_after_seconds(headers) is None
+    assert retry_after_seconds({**headers, "helicone-ratelimit-reset": "2"}) == 2.0
+
+
+def test_rate_limited_beyond_max_wait_pauses_nothing() -> None:
+    """A 429 asking for more than max_wait is refused (False): no pause, no halving."""
+    governor = _Governor(
+        concurrency=8, requests_per_minute=None, tokens_per_minute=None, max_wait=5.0
+    )
+    assert governor.on_rate_limited(10.0, 5.5) is False
+    assert (governor.allowed, governor.paused(10.1), governor.unlimited) == (8, False, True)
+    assert governor.on_rate_limited(10.0, 5.0) is True
+    assert governor.paused(14.9) and not governor.paused(15.0)
+
+
+def test_a_far_reset_holds_sends_no_longer_than_max_wait() -> None:
+    """remaining = 0 with a reset a year away pauses max_wait; a low quota spreads over it."""
+    governor = _Governor(
+        concurrency=4, requests_per_minute=None, tokens_per_minute=None, max_wait=2.0
+    )
+    governor.on_success(5.0, 0, None, RateLimitInfo(limit=10, remaining=0, reset=31_536_000))
+    assert governor.reserve(5.0, 0) == pytest.approx(2.0)
+    governor = _Governor(
+        concurrency=4, requests_per_minute=None, tokens_per_minute=None, max_wait=2.0
+    )
+    governor.on_success(0.0, 0, None, RateLimitInfo(limit=100, remaining=2, reset=1e9))
+    assert [governor.reserve(0.0, 0) for _ in range(2)] == pytest.approx([0.0, 1.0])
+
+
+@pytest.mark.parametrize("headers", ENDLESS_WAITS)
+async def test_endless_retry_after_fails_the_request_instead_of_hanging(
+    env: Env, headers: dict[str, str]
+) -> None:
+    """A 429 whose wait is infinite or over max_retry_after is the request's typed result
+    at once (retry_after finite); the other requests still run."""
+    limited = RawResponse(429, b'{"error": {"message": "later"}}', headers)
+    env.gateway.script("*", [limited])
+    with anyio.fail_after(5):
+        results = await collect_batch(env.client, [chat(i) for i in range(3)], concurrency=1)
+    first = results[0].error
+    assert isinstance(first, RateLimitError)
+    assert first.retry_after is not None and math.isfinite(first.retry_after)
+    assert first.retry_after > env.client.retry_policy.max_retry_after
+    assert math.ceil(first.retry_after) >= 60  # the README's web example works
+    assert results[0].attempts == 1
+    assert [r.ok for r in results[1:]] == [True, True]
+    assert len(env.gateway.requests) == 3
+
+
+async def test_batch_honours_the_clients_max_retry_after(env: Env) -> None:
+    """A finite 2 s wait over RetryPolicy(max_retry_after=0.5) fails at once, not a pause."""
+    from aiohelicone import RetryPolicy
+
+    limited = RawResponse(429, b'{"error": {"message": "later"}}', {"retry-after": "2"})
+    env.gateway.script("*", [limited])
+    async with AsyncHelicone(
+        api_key="sk-test",
+        base_url=f"{env.server.url}/v1",
+        retry_policy=RetryPolicy(max_retries=0, max_retry_after=0.5),
+    ) as client:
+        with anyio.fail_after(1.5):
+            results = await collect_batch(client, [chat(0), chat(1)], concurrency=1)
+    assert isinstance(results[0].error, RateLimitError)
+    assert results[0].error.retry_after == 2.0
+    assert results[1].ok and len(env.gateway.requests) == 2
+
+
+async def test_client_retries_see_a_bounded_endless_wait(env: Env) -> None:
+    """With client retries on, retry-after-ms: inf raises at once (retry waits switched off
+    so only the decision is tested) with a finite retry_after."""
+    from aiohelicone import _retry
+
+    limited = RawResponse(429, b'{"error": {"message": "later"}}', {"retry-after-ms": "inf"})
+    env.gateway.script("*", [limited], repeat=True)
+    async with AsyncHelicone(
+        api_key="sk-test", base_url=f"{env.server.url}/v1", max_retries=3
+    ) as client:
+        with _retry.waits_disabled(), anyio.fail_after(5):
+            [result] = await collect_batch(client, [chat(0)], rate_limit_retries=3)
+    assert isinstance(result.error, RateLimitError)
+    assert result.error.retry_after == _retry.MAX_WAIT
+    assert len(env.gateway.requests) == 1
+
+
+@pytest.mark.parametrize("reset", ["inf", "1e300", "31536000"])
+async def test_a_far_gateway_reset_does_not_stall_the_batch(env: Env, reset: str) -> None:
+    """Helicone-RateLimit-Remaining: 0 with an endless reset pauses max_retry_after at most."""
+    from aiohelicone import RetryPolicy
+
+    headers = {"helicone-ratelimit-remaining": "0", "helicone-ratelimit-reset": reset}
+    env.gateway.script("*", [Reply(headers=headers)])
+    async with AsyncHelicone(
+        api_key="sk-test",
+        base_url=f"{env.server.url}/v1",
+        retry_policy=RetryPolicy(max_retries=0, max_retry_after=0.05),
+    ) as client:
+        with anyio.fail_after(5):
+            results = await collect_batch(client, [chat(0), chat(1)], concurrency=1)
+    assert all(r.ok for r in results)
+    assert len(env.gateway.requests) == 2

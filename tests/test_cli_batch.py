@@ -19,15 +19,17 @@ from aiohelicone import APIConnectionError, BatchRequest, BatchResult, RateLimit
 from aiohelicone._cli_batch import (
     InputProblems,
     LineProgress,
+    OutputLocked,
     OutputProblem,
     PlainProgress,
     _OutputFile,
+    _OutputLock,
     make_progress,
     result_line,
     scan_input,
 )
 from aiohelicone.cli import main
-from aiohelicone.testing import FakeGateway, serve
+from aiohelicone.testing import FakeGateway, Reply, RequestRecord, Respond, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "gpt-4o-mini"
@@ -434,3 +436,117 @@ def test_line_progress_rewrites_one_line() -> None:
 def test_progress_is_plain_lines_when_not_a_terminal() -> None:
     """A pipe or file gets periodic plain lines."""
     assert isinstance(make_progress(3, io.StringIO()), PlainProgress)
+
+
+# -- one run per output file (issue #20 item 5) ---------------------------------------------
+
+
+class HeldGateway:
+    """A served FakeGateway whose answers wait until ``release`` is set, counting arrivals."""
+
+    def __init__(self) -> None:
+        self.gateway = FakeGateway()
+        self.arrived = anyio.Event()
+        self.release = anyio.Event()
+
+        async def decide(record: RequestRecord) -> Reply:
+            self.arrived.set()
+            await self.release.wait()
+            return Reply()
+
+        self.gateway.script("*", [Respond(decide)], repeat=True)
+
+
+def batch_command(backend: str, source: Path, out: Path, url: str, *extra: str) -> list[str]:
+    """``python -m aiohelicone --backend B batch SOURCE -o OUT --base-url URL --quiet``."""
+    return command(
+        *("--backend", backend, "batch", str(source), "-o", str(out)),
+        *("--base-url", f"{url}/v1", "--quiet", *extra),
+    )
+
+
+async def run_while_first_is_in_flight(
+    anyio_backend: str, source: Path, out: Path, *extra: str
+) -> tuple[int, subprocess.CompletedProcess[bytes], HeldGateway]:
+    """Start a run, and while its requests are held at the gateway start a second one on
+    the same output; then let the first finish. Returns (first's exit status, the second's
+    process, the gateway)."""
+    held = HeldGateway()
+    env = child_env(HELICONE_API_KEY="sk-test")
+    async with serve(held.gateway) as server:
+        cmd = batch_command(anyio_backend, source, out, server.url, *extra)
+        with anyio.fail_after(30):
+            async with await anyio.open_process(cmd, env=env) as first:
+                await held.arrived.wait()  # the first run holds the lock and is sending
+                second = await anyio.run_process(cmd, env=env, check=False)
+                held.release.set()
+                status = await first.wait()
+    return status, second, held
+
+
+@pytest.mark.anyio
+async def test_a_second_run_on_the_same_output_is_refused_and_nothing_is_sent_twice(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    """Two identical runs: the second exits 4 with a clear message before sending anything;
+    the gateway sees each request once and the output holds every result once."""
+    source = write_input(tmp_path / "in.jsonl", 6)
+    out = tmp_path / "out.jsonl"
+    status, second, held = await run_while_first_is_in_flight(anyio_backend, source, out)
+    message = second.stderr.decode()
+    assert second.returncode == 4, message
+    assert f"another aiohelicone batch run is using {out}" in message
+    assert "nothing was sent" in message
+    assert status == 0
+    seen = sorted(r.last_user_message or "" for r in held.gateway.requests)
+    assert seen == sorted(f"msg {i}" for i in range(6))
+    lines = read_output(out)
+    assert sorted(line["custom_id"] for line in lines) == [f"r{i}" for i in range(6)]
+    assert all(line["error"] is None for line in lines)
+
+
+@pytest.mark.anyio
+async def test_a_run_cannot_append_while_another_compacts(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    """A --retry-failed run (which compacts with os.replace at its end) keeps the lock until
+    after compaction: a concurrent run is refused, and no result is lost in a replaced file."""
+    source = write_input(tmp_path / "in.jsonl", 4)
+    out = tmp_path / "out.jsonl"
+    failure = BatchResult(id="r0", index=0, request=None, error=APIConnectionError())
+    failed = [dict(result_line(failure), custom_id=f"r{i}") for i in (0, 1)]
+    done = [
+        dict(result_line(failure), custom_id=f"r{i}", error=None, response={"status_code": 200})
+        for i in (2, 3)
+    ]
+    out.write_text("".join(json.dumps(line) + "\n" for line in failed + done))
+    status, second, held = await run_while_first_is_in_flight(
+        anyio_backend, source, out, "--retry-failed"
+    )
+    assert second.returncode == 4, second.stderr.decode()
+    assert status == 0
+    assert sorted(r.last_user_message or "" for r in held.gateway.requests) == ["msg 0", "msg 1"]
+    lines = read_output(out)
+    assert sorted(line["custom_id"] for line in lines) == ["r0", "r1", "r2", "r3"]
+    assert all(line["error"] is None for line in lines)
+
+
+def test_a_held_lock_refuses_a_run_in_the_same_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """flock excludes a second open of the lock file even in one process; released, it runs."""
+    source = write_input(tmp_path / "in.jsonl", 2)
+    out = tmp_path / "out.jsonl"
+    lock = _OutputLock(str(out))
+    lock.acquire()
+    try:
+        with pytest.raises(OutputLocked):
+            _OutputLock(str(out)).acquire()
+        assert main(["batch", str(source), "-o", str(out), "--fake", "-q"]) == 4
+        assert "another aiohelicone batch run is using" in capsys.readouterr().err
+        assert not out.exists()
+    finally:
+        lock.release()
+    assert main(["batch", str(source), "-o", str(out), "--fake", "-q"]) == 0
+    assert len(read_output(out)) == 2
+    assert main(["batch", str(source), "-o", str(out), "--fake", "-q"]) == 0  # lock reusable

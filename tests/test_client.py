@@ -329,6 +329,172 @@ async def test_bad_input_is_refused_before_sending(kwargs: dict[str, Any], field
     assert rec.requests == []
 
 
+# -- keys, headers and per-call options are checked before anything is sent (#20) --------
+
+UNSAFE_KEYS = [KEY + " ", KEY + "\t", " " + KEY, KEY + "\x7f", KEY[:10] + "\x1b" + KEY[10:]]
+
+
+@pytest.mark.parametrize("bad", UNSAFE_KEYS)
+@pytest.mark.parametrize("field", ["api_key", "provider_api_key"])
+def test_unsafe_key_is_refused_without_echoing_it(field: str, bad: str) -> None:
+    """A key with whitespace at an end or a control character: InvalidInputError, no key."""
+    keys = {"api_key": bad} if field == "api_key" else {"api_key": KEY, field: bad}
+    with pytest.raises(InvalidInputError) as info:
+        AsyncHelicone(base_url="https://gw.test/v1", **keys)
+    assert info.value.field == field
+    for text in (str(info.value), repr(info.value), repr(info.value.args)):
+        assert KEY[:12] not in text and KEY[-12:] not in text
+
+
+def test_key_from_the_environment_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HELICONE_API_KEY with a trailing newline (read from a file) is refused, not sent."""
+    monkeypatch.setenv("HELICONE_API_KEY", KEY + "\n")
+    with pytest.raises(InvalidInputError) as info:
+        AsyncHelicone(base_url="https://gw.test/v1")
+    assert info.value.field == "api_key"
+    assert KEY not in str(info.value)
+
+
+BAD_HEADERS: list[tuple[Any, str]] = [
+    ({"X\r\nInjected": "b"}, "not a valid header name"),
+    ({"a b": "c"}, "not a valid header name"),
+    ({"": "c"}, "not a valid header name"),
+    ({1: "c"}, "must be strings"),
+    ({"X-Num": 1}, "must be a string"),
+    ({"X-Ctl": "sk-looks-secret\x01"}, "'\\x01' at index 15"),
+    ({"X-Del": "v\x7f"}, "header-safe"),
+    ({"X-Uni": "caf\u00e9"}, "header-safe"),
+    ({"Content-Length": "5"}, "framing"),
+    ({"Host": "evil.test"}, "framing"),
+    ({"Transfer-Encoding": "chunked"}, "framing"),
+    ({"Connection": "close"}, "framing"),
+    ({"Authorization": "Bearer sk-other-key"}, "pass keys to the client"),
+    ({"Helicone-Auth": "Bearer sk-other-key"}, "pass keys to the client"),
+    ([("X-A", "1")], "must be a mapping"),
+]
+
+
+def call_resource(client: AsyncHelicone, resource: str, **kwargs: Any) -> Any:
+    """One call of ``resource`` with valid arguments plus ``kwargs``."""
+    if resource == "chat":
+        return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, **kwargs)
+    if resource == "completions":
+        return client.completions.create(model="gpt-4o-mini", prompt="x", **kwargs)
+    if resource == "embeddings":
+        return client.embeddings.create(model="text-embedding-3-small", input="x", **kwargs)
+    return client.models.list(**kwargs)
+
+
+@pytest.mark.parametrize("resource", ["chat", "completions", "embeddings", "models"])
+@pytest.mark.parametrize(("headers", "problem"), BAD_HEADERS)
+async def test_bad_extra_headers_are_refused_before_sending(
+    resource: str, headers: Any, problem: str
+) -> None:
+    """Per-call extra_headers get the HeliconeOptions checks; nothing is sent or retried."""
+    rec = Recorder(ok())
+    with pytest.raises(InvalidInputError) as info:
+        await call_resource(make_client(rec), resource, extra_headers=headers)
+    assert info.value.field.startswith("extra_headers")
+    name = next(iter(headers))[0] if isinstance(headers, list) else next(iter(headers))
+    if isinstance(name, str) and isinstance(headers, dict):
+        assert info.value.field == f"extra_headers[{name!r}]"
+    assert problem in info.value.problem
+    assert "sk-looks-secret" not in str(info.value) and "sk-other-key" not in str(info.value)
+    assert rec.requests == []
+
+
+@pytest.mark.parametrize(("headers", "problem"), BAD_HEADERS)
+def test_bad_default_headers_are_refused_at_construction(headers: Any, problem: str) -> None:
+    """The client's default_headers get the same checks, when the client is built."""
+    with pytest.raises(InvalidInputError) as info:
+        AsyncHelicone(api_key=KEY, base_url="https://gw.test/v1", default_headers=headers)
+    assert info.value.field.startswith("default_headers")
+    assert problem in info.value.problem
+
+
+async def test_ordinary_extra_headers_still_override() -> None:
+    """Accept and User-Agent may still be replaced per call, and go out once."""
+    rec = Recorder(ok())
+    client = make_client(rec, default_headers={"X-Team": "a"})
+    await client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=MESSAGES,
+        extra_headers={"User-Agent": "mine/1.0", "x-team": "b", "X-Empty": ""},
+    )
+    sent = rec.requests[0].headers
+    assert sent.get_list("user-agent") == ["mine/1.0"]
+    assert sent.get_list("x-team") == ["b"]
+    assert sent["x-empty"] == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ({"base_url": "http://[::1/v1"}, "base_url"),
+        ({"base_url": "http://127.0.0.1:99999/v1"}, "base_url"),
+        ({"base_url": "http://127.0.0.1:0/v1"}, "base_url"),
+        ({"base_url": "http:///v1"}, "base_url"),
+        ({"base_url": "ftp://gw.test/v1"}, "base_url"),
+        ({"rest_base_url": "http://[::1"}, "rest_base_url"),
+        ({"rest_base_url": "https://api.test:70000"}, "rest_base_url"),
+    ],
+)
+def test_bad_urls_are_refused_at_construction(url: dict[str, str], field: str) -> None:
+    """A URL httpx2 would reject on the first request is refused when the client is built."""
+    kwargs: dict[str, Any] = {"base_url": "https://gw.test/v1", **url}
+    with pytest.raises(InvalidInputError) as info:
+        AsyncHelicone(api_key=KEY, **kwargs)
+    assert info.value.field == field
+
+
+async def test_port_out_of_range_is_typed_on_both_backends() -> None:
+    """Port 99999 used to reach asyncio's connect as a raw ExceptionGroup[OverflowError]."""
+    with pytest.raises(InvalidInputError, match="outside 1-65535"):
+        async with AsyncHelicone(api_key=KEY, base_url="http://127.0.0.1:99999/v1") as client:
+            await client.models.list()
+
+
+BAD_CALL_OPTIONS: list[tuple[dict[str, Any], str, tuple[str, ...]]] = [
+    ({"extra_body": "x"}, "extra_body", ("chat", "completions", "embeddings")),
+    ({"extra_body": ["x"]}, "extra_body", ("chat", "completions", "embeddings")),
+    ({"extra_body": {1: "x"}}, "extra_body", ("chat", "completions", "embeddings")),
+    ({"extra_query": "a=1"}, "extra_query", ("chat", "completions", "embeddings")),
+    ({"extra_query": {"a": object()}}, "extra_query['a']", ("chat", "completions", "embeddings")),
+    ({"extra_query": {"a": [1, {}]}}, "extra_query['a']", ("chat", "completions", "embeddings")),
+    ({"extra_query": {2: "x"}}, "extra_query", ("chat", "completions", "embeddings")),
+    ({"stream_timeouts": 5}, "stream_timeouts", ("chat", "completions")),
+    ({"stream_timeouts": 5, "stream": True}, "stream_timeouts", ("chat", "completions")),
+    ({"stream": "yes"}, "stream", ("chat", "completions")),
+    ({"stream": 1}, "stream", ("chat", "completions")),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "resource"),
+    [(kwargs, field, r) for kwargs, field, resources in BAD_CALL_OPTIONS for r in resources],
+)
+async def test_bad_call_options_are_typed(
+    kwargs: dict[str, Any], field: str, resource: str
+) -> None:
+    """extra_body/extra_query/stream_timeouts/stream of the wrong type: InvalidInputError."""
+    rec = Recorder(ok())
+    with pytest.raises(InvalidInputError) as info:
+        await call_resource(make_client(rec), resource, **kwargs)
+    assert info.value.field == field
+    assert rec.requests == []
+
+
+async def test_query_values_of_plain_types_are_sent() -> None:
+    """extra_query takes str, int, float, bool and None values, and lists of them."""
+    rec = Recorder(ok())
+    await make_client(rec).chat.completions.create(
+        model="gpt-4o-mini",
+        messages=MESSAGES,
+        extra_query={"a": "x", "b": 2, "c": 0.5, "d": True, "e": ["y", 3]},
+    )
+    assert rec.requests[0].url.query == b"a=x&b=2&c=0.5&d=true&e=y&e=3"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

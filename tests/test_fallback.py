@@ -23,6 +23,7 @@ from aiohelicone import (
     BadRequestError,
     ChatCompletion,
     ChatCompletionStream,
+    ContentDecodingError,
     CoolDown,
     FallbackExhaustedError,
     FallbackPolicy,
@@ -167,6 +168,9 @@ MOVES_ON: dict[str, BaseException] = {
     "model not supported": status_error(
         500, envelope(500, detail(400, kind="model_not_supported"))
     ),
+    "corrupt gzip body": ContentDecodingError(
+        "bad trailer", encoding="gzip", unsupported=False, status_code=200
+    ),
 }
 
 STOPS: dict[str, BaseException] = {
@@ -185,6 +189,9 @@ STOPS: dict[str, BaseException] = {
         429, envelope(429, detail(429, "Insufficient credits", "insufficient_credit_limit"))
     ),
     "not an API error": ValueError("a bug"),
+    "a coding the client cannot decode": ContentDecodingError(
+        "snappy", encoding="snappy", unsupported=True, status_code=200
+    ),
 }
 
 

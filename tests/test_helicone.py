@@ -23,6 +23,7 @@ from aiohelicone._helicone import (
     ResolvedHelicone,
     resolve_helicone,
 )
+from aiohelicone._retry import MAX_WAIT
 
 RID = "0b6a2f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 RID2 = "9f0e1d2c-3b4a-4596-a877-665544332211"
@@ -1038,7 +1039,9 @@ def test_garbage_values_become_none(garbage: str) -> None:
     }
     meta = HeliconeMetadata.from_headers(headers, sent_request_id=RID)
     assert meta.cache == CacheInfo(None, None, None)
-    assert meta.rate_limit == RateLimitInfo(None, None, None, None)
+    # The reset is a wait, read like Retry-After: "forever" is the longest wait, not None.
+    reset = MAX_WAIT if garbage in ("1e999", "inf") else None
+    assert meta.rate_limit == RateLimitInfo(None, None, None, reset)
     assert meta.request_id == RID
 
 

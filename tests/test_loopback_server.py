@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpx2
 import pytest
 
@@ -312,3 +314,187 @@ async def test_http_10_stream_is_close_delimited() -> None:
     assert b"connection: close" in head.lower()
     assert stream_body.startswith(b"data: {")
     assert stream_body.endswith(b"data: [DONE]\n\n")
+
+
+# -- limits and framing (issue #20 item 11) ---------------------------------------------------
+
+
+async def echo_length(scope: Scope, receive: Receive, send: Send) -> None:
+    """A tiny app answering the length of the request body it received."""
+    message = await receive()
+    data = str(len(message.get("body", b""))).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": data})
+
+
+def post(headers: bytes, payload: bytes = b"") -> bytes:
+    """A raw POST with the given extra header lines (each ending in CRLF)."""
+    return b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + b"\r\n" + payload
+
+
+async def read_to_close(stream: anyio.abc.ByteStream) -> bytes:
+    """Everything the server sends until it closes (guarded: a hang fails the test)."""
+    data = b""
+    with anyio.fail_after(5):
+        try:
+            while True:
+                data += await stream.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            pass
+    return data
+
+
+async def test_a_head_that_never_completes_gets_408() -> None:
+    """A partial request head is answered 408 at header_timeout, and the app never sees it."""
+    gw = FakeGateway()
+    async with gw.serve(header_timeout=0.2) as server:
+        stream = await anyio.connect_tcp(server.host, server.port)
+        async with stream:
+            await stream.send(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n")
+            data = await read_to_close(stream)
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert gw.requests == []
+
+
+async def test_slowloris_drip_is_cut_off_at_the_deadline() -> None:
+    """A byte every 50 ms never ends the head; the deadline is for the whole head, not a read."""
+    async with serve(echo_length, header_timeout=0.3) as server:
+        stream = await anyio.connect_tcp(server.host, server.port)
+        async with stream, anyio.create_task_group() as tg:
+
+            async def drip() -> None:
+                with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    await stream.send(b"GET / HTTP/1.1\r\n")
+                    while True:
+                        await stream.send(b"X")
+                        await anyio.sleep(0.05)
+
+            tg.start_soon(drip)
+            data = await read_to_close(stream)
+            tg.cancel_scope.cancel()
+        await wait_until(lambda: server.connections_open == 0, timeout=5)
+    assert data.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_idle_keep_alive_connection_is_closed_without_an_answer() -> None:
+    """After an answer, a connection that sends nothing is closed at header_timeout, no 408."""
+    async with serve(echo_length, header_timeout=0.2) as server:
+        stream = await anyio.connect_tcp(server.host, server.port)
+        async with stream:
+            await stream.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+            data = await read_to_close(stream)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert data.endswith(b"\r\n\r\n3")  # the only answer: nothing after it
+
+
+def head_of_size(size: int) -> bytes:
+    """A GET whose head, final blank line included, is exactly ``size`` bytes."""
+    start = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: "
+    pad = size - len(start) - 4
+    return start + b"a" * pad + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(("size", "status"), [(1024, b"200"), (1025, b"431")])
+async def test_the_header_cap_is_exact(size: int, status: bytes) -> None:
+    """max_header_size counts the head's bytes as they arrive: 1024 passes, 1025 gets 431."""
+    request = head_of_size(size)
+    assert len(request) == size
+    async with serve(echo_length, max_header_size=1024) as server:
+        stream = await anyio.connect_tcp(server.host, server.port)
+        async with stream:
+            for i in range(0, len(request), 100):  # in pieces: counted across reads
+                await stream.send(request[i : i + 100])
+            data = await read_to_close(stream)
+    assert data.startswith(b"HTTP/1.1 " + status)
+
+
+async def test_the_default_header_cap_is_64_kib() -> None:
+    """A 100 KB head sent at once is refused (before, a cap checked per read let ~127 KB in)."""
+    async with serve(echo_length) as server:
+        fits = await raw_exchange(server, head_of_size(64 * 1024))
+        over = await raw_exchange(server, head_of_size(100_000))
+    assert fits.startswith(b"HTTP/1.1 200 ")
+    assert over.startswith(b"HTTP/1.1 431 ")
+
+
+async def test_a_declared_body_over_the_cap_gets_413_unread() -> None:
+    """Content-Length over max_body_size is refused at once: the body is never sent here."""
+    gw = FakeGateway()
+    async with gw.serve() as server:
+        stream = await anyio.connect_tcp(server.host, server.port)
+        async with stream:
+            await stream.send(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Length: 120000000\r\nExpect: 100-continue\r\n\r\n"
+            )
+            data = await read_to_close(stream)
+    assert data.startswith(b"HTTP/1.1 413 ")
+    assert b"100 Continue" not in data
+    assert gw.requests == []
+
+
+async def test_body_cap_with_content_length_and_chunks() -> None:
+    """A body of exactly max_body_size is read; one byte more (either framing) gets 413."""
+    async with serve(echo_length, max_body_size=1000) as server:
+        exact = await raw_exchange(server, post(b"Content-Length: 1000\r\n", b"a" * 1000))
+        over = await raw_exchange(server, post(b"Content-Length: 1001\r\n", b"a" * 1001))
+        chunks = b"1f4\r\n" + b"a" * 500 + b"\r\n" + b"1f5\r\n" + b"a" * 501 + b"\r\n0\r\n\r\n"
+        chunked = await raw_exchange(server, post(b"Transfer-Encoding: chunked\r\n", chunks))
+    assert exact.startswith(b"HTTP/1.1 200 ") and exact.endswith(b"1000")
+    assert over.startswith(b"HTTP/1.1 413 ")
+    assert chunked.startswith(b"HTTP/1.1 413 ")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Length: +3\r\n",
+        b"Content-Length: 0_3\r\n",
+        b"Content-Length: 0x3\r\n",
+        b"Content-Length: -3\r\n",
+        b"Content-Length: 3.0\r\n",
+        b"Content-Length: 3, 4\r\n",
+        b"Content-Length: 3\r\nContent-Length: 4\r\n",
+        b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked, gzip\r\n",
+        b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+    ],
+)
+async def test_ambiguous_framing_gets_400(headers: bytes) -> None:
+    """Content-Length is 1*DIGIT, repeats must agree, and TE with CL is refused (RFC 9112 §6.3)."""
+    async with serve(echo_length) as server:
+        data = await raw_exchange(server, post(headers, b"abc"))
+    assert data.startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.mark.parametrize("size", [b"+3", b"0x3", b"0_3", b" 3"])
+async def test_chunk_sizes_are_hex_digits_only(size: bytes) -> None:
+    """A chunk size with a sign, a 0x prefix or an underscore is refused with 400."""
+    chunks = size + b"\r\nabc\r\n0\r\n\r\n"
+    async with serve(echo_length) as server:
+        data = await raw_exchange(server, post(b"Transfer-Encoding: chunked\r\n", chunks))
+    assert data.startswith(b"HTTP/1.1 400 ")
+
+
+async def test_agreeing_content_lengths_and_chunk_extensions_are_read() -> None:
+    """Repeated equal Content-Length values and a chunk extension are valid framing."""
+    async with serve(echo_length) as server:
+        twice = await raw_exchange(
+            server, post(b"Content-Length: 3\r\nContent-Length: 3\r\n", b"abc")
+        )
+        listed = await raw_exchange(server, post(b"Content-Length: 003, 3\r\n", b"abc"))
+        chunks = b"3 ;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n"
+        chunked = await raw_exchange(server, post(b"Transfer-Encoding: Chunked\r\n", chunks))
+    for data in (twice, listed, chunked):
+        assert data.startswith(b"HTTP/1.1 200 ")
+        assert data.endswith(b"\r\n\r\n3")
+
+
+async def test_limits_must_be_positive() -> None:
+    """serve() refuses a zero or negative limit."""
+    with pytest.raises(ValueError, match="max_body_size"):
+        async with serve(echo_length, max_body_size=0):
+            pass
+    with pytest.raises(ValueError, match="header_timeout"):
+        async with serve(echo_length, header_timeout=0):
+            pass

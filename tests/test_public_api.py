@@ -71,13 +71,22 @@ def test_import_is_cheap_and_quiet() -> None:
         "assert 'cattrs' not in sys.modules, 'cattrs imported'\n"
         "assert 'aiohelicone._rest' not in sys.modules, 'REST resources imported'\n"
         "assert 'aiohelicone._batch' not in sys.modules, 'batch imported'\n"
+        "assert 'aiohelicone._decoders' not in sys.modules, 'content decoders imported'\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
-PURE_MODULES = ["_sse", "_helicone", "_header_values", "_metadata", "_modelstring", "_exceptions"]
+PURE_MODULES = [
+    "_sse",
+    "_decoders",
+    "_helicone",
+    "_header_values",
+    "_metadata",
+    "_modelstring",
+    "_exceptions",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)

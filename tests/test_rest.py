@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
@@ -14,6 +16,7 @@ from aiohelicone import (
     AsyncHelicone,
     AuthenticationError,
     HeliconeAPIError,
+    HeliconeMetadata,
     HeliconeOptions,
     InternalServerError,
     InvalidInputError,
@@ -132,9 +135,50 @@ def test_request_id_of_refuses_objects_without_an_id() -> None:
         request_id_of(object())  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="non-empty"):
         request_id_of("")
-    with pytest.raises(InvalidInputError, match="whitespace"):
-        request_id_of("a b")
-    assert request_id_of("a/b") == "a%2Fb"
+    assert request_id_of("5f0e4a3c-0000-4000-8000-000000000000").startswith("5f0e4a3c")
+    assert request_id_of("req_1.a~b-c") == "req_1.a~b-c"
+
+
+BAD_REQUEST_IDS = [".", "..", "...", "a/b", "../v1", "a b", "a%2e", "a?b", "é", "x" * 257, "\x00"]
+
+
+@pytest.mark.parametrize("bad", BAD_REQUEST_IDS)
+@pytest.mark.parametrize("method", ["feedback", "score", "set_property", "get"])
+async def test_unsafe_request_ids_are_refused_before_sending(
+    client: AsyncHelicone, gateway: FakeGateway, method: str, bad: str
+) -> None:
+    """Dot-segments and characters needing escapes never reach a URL: nothing is sent."""
+    calls = {
+        "feedback": lambda ref: client.requests.feedback(ref, True),
+        "score": lambda ref: client.requests.score(ref, {"a": 1}),
+        "set_property": lambda ref: client.requests.set_property(ref, "k", "v"),
+        "get": lambda ref: client.requests.get(ref),
+    }
+    with pytest.raises(InvalidInputError) as refused:
+        await calls[method](bad)
+    assert refused.value.field == "request_id"
+    # An id taken from a result's metadata (the server's Helicone-Id) is checked the same way.
+    with pytest.raises(InvalidInputError):
+        await calls[method](HeliconeMetadata(request_id=bad))
+    assert gateway.requests == []
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", " s", "s\n", "\x7f", "é"])
+async def test_unsafe_session_ids_are_refused_before_sending(
+    client: AsyncHelicone, gateway: FakeGateway, bad: str
+) -> None:
+    """sessions.feedback() refuses dot-segments and text no header could carry."""
+    with pytest.raises(InvalidInputError) as refused:
+        await client.sessions.feedback(bad, True)
+    assert refused.value.field == "session_id"
+    assert gateway.requests == []
+
+
+async def test_session_ids_are_percent_encoded(client: AsyncHelicone, gateway: FakeGateway) -> None:
+    """A session id with spaces, '?' or '#' is one escaped path segment."""
+    await client.sessions.feedback("my session?#1", True)
+    assert gateway.rest.session_feedback == {"my session?#1": True}
+    assert rest_calls(gateway)[0].path == "/v1/session/my session?#1/feedback"
 
 
 async def test_scores_accept_ints_and_bools(client: AsyncHelicone, gateway: FakeGateway) -> None:
@@ -568,6 +612,34 @@ async def test_pager_stops_when_an_endpoint_ignores_limit() -> None:
     sessions = await mock_client(handler).sessions.query(page_size=2).to_list()
     assert [s.session_id for s in sessions] == [f"s{i}" for i in range(5)]
     assert len(calls) == 1
+
+
+async def test_pagers_stop_when_the_server_ignores_offset(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """A page that repeats the previous one ends every query instead of looping forever."""
+    ticks = itertools.count(1_800_000_000)
+    gateway.rest.wall_clock = lambda: float(next(ticks))
+    for index in range(7):
+        await send(client, 1, helicone=HeliconeOptions(user_id=f"u{index}", session_id=f"s{index}"))
+    gateway.rest.ignore_offset = True
+    pagers: list[Any] = [
+        client.requests.query(page_size=3),
+        client.sessions.query(page_size=3, until=datetime.fromtimestamp(1_900_000_000, UTC)),
+        client.users.metrics(page_size=3),
+    ]
+    for pager in pagers:
+        with anyio.fail_after(5):
+            rows = await pager.to_list()
+        assert len(rows) == 3  # the first page, once
+        assert pager.pages_fetched == 2
+    # With a limit the repeat comes back shorter (a prefix of the previous page): also caught.
+    limited = client.requests.query(page_size=3, limit=5)
+    with anyio.fail_after(5):
+        assert len(await limited.to_list()) == 3
+    assert limited.pages_fetched == 2
+    gateway.rest.ignore_offset = False
+    assert len(await client.requests.query(page_size=3).to_list()) == 7
 
 
 async def test_not_a_list_is_a_validation_error() -> None:

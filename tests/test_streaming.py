@@ -353,6 +353,37 @@ async def test_in_stream_error_raises_its_status_class(
         await (await open_stream(client)).get_final_completion()
 
 
+async def test_null_error_in_a_chunk_is_not_an_error(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """A usage chunk (or any chunk) with "error": null after a complete answer is no error."""
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    body = [
+        chunk("Hi", error=None),
+        chunk(" there", finish="stop"),
+        b"data: "
+        + json.dumps({"id": "c1", "object": "chat.completion.chunk", "created": 1,
+                      "model": "m", "choices": [], "usage": usage, "error": None}).encode()
+        + b"\n\n",
+        b"data: [DONE]\n\n",
+    ]  # fmt: skip
+    gateway.script(MODEL, [RawResponse(200, body, content_type=SSE)])
+    final = await (await open_stream(client)).get_final_completion()
+    assert final.choices[0].message.content == "Hi there"
+    assert final.usage is not None and final.usage.total_tokens == 5
+
+
+async def test_in_stream_error_is_flagged_in_body(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """An in-stream error is flagged in_stream and in_body (the HTTP status was 200)."""
+    gateway.script(MODEL, [InStreamError(after_chunks=1)])
+    with pytest.raises(InternalServerError) as info:
+        await (await open_stream(client)).get_final_completion()
+    assert info.value.in_stream and info.value.in_body
+    assert "(in stream)" in str(info.value)
+
+
 async def test_json_error_with_200_is_not_an_empty_stream(
     client: AsyncHelicone, gateway: FakeGateway
 ) -> None:

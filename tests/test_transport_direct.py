@@ -4,16 +4,19 @@ For its own pool, ``Transport`` writes the header list itself instead of letting
 headers on every request (see ``_transport.Transport._direct_request``). These tests check,
 over a real loopback socket, that the request on the wire is the same: every header once,
 call headers overriding the client's, and the unusual cases (query parameters, cookies)
-still handled.
+still handled; and that what httpx2's ``send`` does (proxies from the environment,
+redirects, cookies from answers, auth, hooks, timeouts) happens on this path too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx2
 import pytest
 
-from aiohelicone import APITimeoutError, AsyncHelicone
-from aiohelicone.testing import Delay, FakeGateway, LoopbackServer, Reply
+from aiohelicone import APIResponseValidationError, APITimeoutError, AsyncHelicone
+from aiohelicone.testing import Delay, FakeGateway, LoopbackServer, RawResponse, Reply
 
 pytestmark = pytest.mark.anyio
 
@@ -150,3 +153,166 @@ async def test_per_call_timeout_is_applied(server: LoopbackServer, gateway: Fake
     async with make_client(server) as client:
         with pytest.raises(APITimeoutError):
             await client.chat.completions.create(model=MODEL, messages=MESSAGES, timeout=0.2)
+
+
+# -- what httpx2 does for a request, on the direct path too (see Transport._direct_request) --
+
+PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"]
+
+
+@pytest.fixture
+def clean_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variables from the machine running the tests."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+async def test_default_params_set_on_the_pool_later_are_sent(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """Query parameters set on client.http_client.params go out, as build_request merges them."""
+    async with make_client(server) as client:
+        client.http_client.params = {"api-version": "2025-01"}
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert gateway.last_request.query == "api-version=2025-01"
+
+
+async def test_an_environment_proxy_is_used(
+    server: LoopbackServer, gateway: FakeGateway, clean_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY (trust_env) routes our own pool's direct requests through the proxy."""
+    clean_proxy_env.setenv("HTTP_PROXY", server.url)  # the fake answers proxy requests too
+    async with AsyncHelicone(api_key=KEY, base_url="http://gateway.invalid/v1") as client:
+        assert client._transport._direct
+        answer = await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert answer.choices
+    seen = gateway.last_request
+    assert seen.path == "http://gateway.invalid/v1/chat/completions"  # absolute-form target
+    assert seen.headers["host"] == "gateway.invalid"
+
+
+async def test_no_proxy_bypasses_the_environment_proxy(
+    server: LoopbackServer, gateway: FakeGateway, clean_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """A host in NO_PROXY is reached directly although HTTP_PROXY names a dead proxy."""
+    clean_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    clean_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+    async with make_client(server) as client:
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert gateway.last_request.path == "/v1/chat/completions"
+
+
+async def test_the_environment_is_read_when_the_client_is_built(
+    server: LoopbackServer, gateway: FakeGateway, clean_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """A proxy variable set after construction is not seen (httpx2 reads it once)."""
+    async with make_client(server) as client:
+        clean_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert gateway.last_request.path == "/v1/chat/completions"
+
+
+async def test_a_callers_client_without_trust_env_ignores_proxies(
+    server: LoopbackServer, gateway: FakeGateway, clean_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """A caller's client built with trust_env=False goes direct whatever HTTP_PROXY says."""
+    clean_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    async with (
+        httpx2.AsyncClient(trust_env=False) as http,
+        make_client(server, http_client=http) as client,
+    ):
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert gateway.last_request.path == "/v1/chat/completions"
+
+
+async def test_redirects_are_not_followed(server: LoopbackServer, gateway: FakeGateway) -> None:
+    """A 307 is not followed (the pool has follow_redirects=False): one request, an error."""
+    gateway.script(MODEL, [RawResponse(307, headers={"location": f"{server.url}/v1/other"})])
+    async with make_client(server) as client:
+        with pytest.raises(APIResponseValidationError, match="307"):
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert [r.path for r in gateway.requests] == ["/v1/chat/completions"]
+
+
+async def test_our_pool_speaks_http11_and_runs_response_hooks(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """Response hooks run on the direct path; our pool never uses HTTP/2."""
+    versions: list[str] = []
+
+    async def hook(response: httpx2.Response) -> None:
+        versions.append(response.http_version)
+
+    async with make_client(server) as client:
+        client.http_client.event_hooks["response"].append(hook)
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        async with stream:
+            assert [chunk async for chunk in stream]
+    assert versions == ["HTTP/1.1", "HTTP/1.1"]
+
+
+async def test_set_cookie_is_kept_and_sent_back(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A Set-Cookie answer fills the jar on the direct path; the next request sends it."""
+    gateway.script(MODEL, [Reply(headers={"set-cookie": "lb=node-1; Path=/"}), Reply()])
+    async with make_client(server) as client:
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        assert "cookie" not in gateway.last_request.headers
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert gateway.last_request.headers["cookie"] == "lb=node-1"
+
+
+class _Signer(httpx2.Auth):
+    def auth_flow(self, request: httpx2.Request) -> Iterator[httpx2.Request]:
+        request.headers["x-signed"] = request.method
+        yield request
+
+
+async def test_auth_set_on_the_pool_is_applied(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """An httpx2.Auth set on client.http_client.auth runs for direct requests (send does it)."""
+    async with make_client(server) as client:
+        client.http_client.auth = _Signer()
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert gateway.last_request.headers["x-signed"] == "POST"
+
+
+async def test_the_pools_timeout_applies_to_direct_requests(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A request without a per-call timeout gets the pool's (the client's) timeout."""
+    gateway.script(MODEL, [Delay(2.0, then=Reply())])
+    async with make_client(server, timeout=0.2) as client:
+        with pytest.raises(APITimeoutError):
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+
+
+async def test_auth_headers_are_sent_where_they_were(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """The keys are no pool headers, yet each request sends them once, right after the pool's
+    own headers, on the direct path and on build_request's (query parameters) alike."""
+    async with make_client(server, provider_api_key="sk-openai-direct-0123456789") as client:
+        assert "helicone-auth" not in client.http_client.headers
+        assert "authorization" not in client.http_client.headers
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_query={"q": 1})
+    direct, built = gateway.requests
+    assert list(direct.headers) == list(built.headers)
+    assert list(direct.headers)[:8] == [
+        "host",
+        "connection",
+        "accept",
+        "accept-encoding",
+        "user-agent",
+        "helicone-auth",
+        "authorization",
+        "content-type",
+    ]
+    assert direct.headers["helicone-auth"] == built.headers["helicone-auth"] == f"Bearer {KEY}"
+    assert direct.headers["authorization"] == "Bearer sk-openai-direct-0123456789"

@@ -80,3 +80,10 @@ async def usage() -> None:
     except aiohelicone.RateLimitError as exc:
         assert_type(exc.retry_after, float | None)
         assert_type(exc.status_code, int)
+        assert_type(exc.in_body, bool)
+    except aiohelicone.ContentDecodingError as exc:
+        assert_type(exc.encoding, str)
+        assert_type(exc.unsupported, bool)
+        assert_type(exc.status_code, int)
+    capped = AsyncHelicone(api_key="sk-helicone-x", max_response_bytes=64 * 1024 * 1024)
+    await capped.aclose()

@@ -25,6 +25,7 @@ from ._emit import ABORT_EXTENSION as ABORT_EXTENSION
 from ._emit import SimulatedReset as SimulatedReset
 from ._gateway import FakeGateway as FakeGateway
 from ._gateway import echo as echo
+from ._outcomes import Compressed as Compressed
 from ._outcomes import Delay as Delay
 from ._outcomes import Fail as Fail
 from ._outcomes import InStreamError as InStreamError
@@ -56,6 +57,7 @@ from ._server import serve as serve
 __all__ = [
     "ABORT_EXTENSION",
     "AttemptRecord",
+    "Compressed",
     "DEFAULT_MODELS",
     "DEFAULT_PRICE",
     "Delay",

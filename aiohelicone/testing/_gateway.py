@@ -44,6 +44,7 @@ from ._cache import CacheConfigError, CachedResponse, CacheSettings, ResponseCac
 from ._cache import cache_settings as read_cache_settings
 from ._emit import Abort, Body, Receive, Scope, Send, Sleep, Start, Step, emit, read_body, response
 from ._outcomes import (
+    Compressed,
     Delay,
     Fail,
     InStreamError,
@@ -190,6 +191,10 @@ class FakeGateway:
         clock: seconds, for cache TTLs, rate-limit refills and record timestamps
             (default ``time.monotonic``); inject one to test expiry without sleeping.
         seed: seeds the choice of a cache bucket slot.
+        compress: compress every answer as a proxy in front of the gateway would: a coding
+            (``"gzip"``, ``"deflate"``, ``"deflate-raw"``, ``"br"``, ``"zstd"``) or a
+            :class:`Compressed` (its ``then`` is ignored). A :class:`Compressed` script
+            step overrides it for one request.
 
     Attributes:
         requests: every request received, in order (REST API calls too, with
@@ -218,8 +223,14 @@ class FakeGateway:
         request_cost_cents: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
+        compress: str | Compressed | None = None,
     ) -> None:
+        from ._compress import header_value
+
         self.requests: list[RequestRecord] = []
+        self._compress = Compressed(compress) if isinstance(compress, str) else compress
+        if self._compress is not None:
+            header_value(self._compress)  # an unknown coding fails here, not per request
         self.clock = clock
         self._api_keys = None if api_keys is None else frozenset(api_keys)
         self._models = DEFAULT_MODELS if models is None else dict(models)
@@ -299,20 +310,38 @@ class FakeGateway:
         self._limiter.clear()
 
     def serve(
-        self, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        header_timeout: float | None = 10.0,
+        max_header_size: int = 64 * 1024,
+        max_body_size: int = 32 * 1024 * 1024,
     ) -> AbstractAsyncContextManager[LoopbackServer]:
         """Serve this gateway on a loopback port: ``async with gateway.serve() as server``.
 
         Args:
             host: the address to bind.
             port: the port; 0 picks a free one (see ``server.url``).
+            header_timeout, max_header_size, max_body_size: the server's limits (see
+                :func:`aiohelicone.testing.serve`).
 
         Returns:
             An async context manager yielding the running :class:`LoopbackServer`.
+
+        Raises:
+            ValueError: a limit is not positive (when entered).
         """
         from ._server import serve
 
-        return serve(self, host=host, port=port)
+        return serve(
+            self,
+            host=host,
+            port=port,
+            header_timeout=header_timeout,
+            max_header_size=max_header_size,
+            max_body_size=max_body_size,
+        )
 
     # -- ASGI -------------------------------------------------------------------------------
 
@@ -330,6 +359,12 @@ class FakeGateway:
         self.requests.append(record)
         steps = await self._answer(record)
         record.first_byte_delay = first_body_delay(steps)
+        if record.compression is None and self._compress is not None:
+            record.compression = self._compress
+        if record.compression is not None:
+            from ._compress import compress_steps
+
+            steps = compress_steps(steps, record.compression)
         await emit(steps, scope, receive, send, record, self.clock)
 
     # -- request handling -------------------------------------------------------------------
@@ -509,7 +544,11 @@ class FakeGateway:
     @staticmethod
     async def _resolve(outcome: Outcome, record: RequestRecord) -> tuple[Outcome, list[float]]:
         sleeps: list[float] = []
-        while isinstance(outcome, (Respond, Delay)):
+        while isinstance(outcome, (Respond, Delay, Compressed)):
+            if isinstance(outcome, Compressed):
+                record.compression = outcome  # applied to the answer, whatever it becomes
+                outcome = outcome.then
+                continue
             if isinstance(outcome, Delay):
                 sleeps.append(outcome.seconds)
                 outcome = outcome.then

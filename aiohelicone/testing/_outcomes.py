@@ -9,7 +9,8 @@ Two families:
   wrappers :class:`Delay` and :class:`Respond`.
 - *Wire-level* outcomes describe what reaches the client and end the request there:
   :class:`RawResponse`, :class:`Stall`, :class:`SlowDrip`, :class:`TruncatedStream`,
-  :class:`InStreamError` and :class:`Reset`.
+  :class:`InStreamError` and :class:`Reset`; :class:`Compressed` wraps any outcome and
+  compresses the answer it leads to, as a proxy in front of the gateway would.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import attrs
 from ._records import RequestRecord
 
 __all__ = [
+    "Compressed",
     "Delay",
     "Fail",
     "InStreamError",
@@ -235,6 +237,53 @@ class InStreamError:
     done: bool = True
 
 
+def _positive_or_none(
+    _instance: object, attribute: attrs.Attribute[Any], value: int | None
+) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{attribute.name} must be >= 1 or None, got {value!r}")
+
+
+def _corruption(_instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value not in (None, "checksum", "truncate"):
+        raise ValueError(f"{attribute.name} must be None, 'checksum' or 'truncate', got {value!r}")
+
+
+@attrs.frozen
+class Compressed:
+    """A compressing proxy between the gateway and the client: ``then``'s answer, compressed.
+
+    The answer gets ``Content-Encoding``, loses its ``Content-Length`` (a one-piece answer
+    is sent with the compressed length, a stream chunked) and each body piece is compressed
+    and flushed on its own, so stream events still leave one by one. It compresses whatever
+    the client's ``Accept-Encoding`` says, like the proxies that compress streams sent
+    with ``identity``. ``FakeGateway(compress=...)`` applies one to every answer.
+
+    Args:
+        coding: ``"gzip"``, ``"deflate"`` (zlib format), ``"deflate-raw"`` (raw deflate,
+            labelled ``deflate``), ``"br"`` (needs ``brotli``), ``"zstd"`` (needs
+            ``backports.zstd`` before Python 3.14), or several applied in order
+            (``"gzip, br"``).
+        then: the outcome whose answer is compressed (it may fail, stall or cut the stream).
+        corrupt: ``"checksum"`` flips a bit of the gzip/zlib trailer's checksum;
+            ``"truncate"`` ends the body halfway through its last compressed piece (the
+            HTTP framing still ends cleanly). None sends it intact.
+        write_size: send the compressed body in writes of this many bytes (1: every byte
+            its own write and chunk); None: one write per piece.
+        header: send this ``Content-Encoding`` value instead of the codings' names (with
+            the body compressed as ``coding`` says), e.g. to label it wrongly.
+
+    Raises:
+        ValueError: ``corrupt`` or ``write_size`` is not one of the values above.
+    """
+
+    coding: str = "gzip"
+    then: Outcome = attrs.field(factory=Reply)
+    corrupt: str | None = attrs.field(default=None, validator=_corruption)
+    write_size: int | None = attrs.field(default=None, validator=_positive_or_none)
+    header: str | None = None
+
+
 @attrs.frozen
 class Reset:
     """Abort the TCP connection without answering (RST on the loopback server)."""
@@ -253,6 +302,7 @@ class Respond:
 
 Outcome: TypeAlias = (
     Reply
+    | Compressed
     | Fail
     | InsufficientCredits
     | RawResponse

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from ._outcomes import Compressed
 
 __all__ = ["AttemptRecord", "RequestRecord"]
 
@@ -81,6 +84,8 @@ class RequestRecord:
         first_byte_delay: seconds planned before the first body chunk (time to first token).
         prompt_id: the stored prompt a ``prompt_id`` request was expanded from.
         prompt_version_id: the id of that prompt's version.
+        compression: how the answer was compressed on its way out (a :class:`Compressed`
+            step, or the gateway's ``compress=``), None when it was sent as is.
     """
 
     method: str
@@ -114,6 +119,7 @@ class RequestRecord:
     first_byte_delay: float | None = None
     prompt_id: str | None = None
     prompt_version_id: str | None = None
+    compression: Compressed | None = None
 
     @property
     def model(self) -> str | None:

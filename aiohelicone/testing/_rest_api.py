@@ -167,6 +167,8 @@ class RestAPI:
         scores: request id -> scores (booleans stored as 1/0).
         properties: request id -> properties set after the fact.
         session_feedback: session id -> rating.
+        ignore_offset: a fault to test pagers with: when True, the request, session and
+            user queries ignore ``offset`` and always answer the first page.
     """
 
     def __init__(
@@ -180,6 +182,7 @@ class RestAPI:
         self.scores: dict[str, dict[str, int]] = {}
         self.properties: dict[str, dict[str, str]] = {}
         self.session_feedback: dict[str, bool] = {}
+        self.ignore_offset = False
 
     def clear(self) -> None:
         """Forget feedback, scores, properties and prompts."""
@@ -332,6 +335,7 @@ class RestAPI:
         if body.get("isCached") is True:
             rows = [r for r in rows if r.data["cache_reference_id"] != DEFAULT_UUID]
         rows = sorted_rows(rows, body.get("sort"))
+        offset = 0 if self.ignore_offset else offset
         return _result(200, [r.data for r in rows[offset : offset + limit]])
 
     def _count(self, body: Any) -> list[Step]:
@@ -383,7 +387,7 @@ class RestAPI:
         results.sort(key=lambda s: s["created_at"], reverse=True)
         offset = body.get("offset", 0)
         limit = body.get("limit")
-        offset = offset if _is_int(offset) and offset >= 0 else 0
+        offset = offset if _is_int(offset) and offset >= 0 and not self.ignore_offset else 0
         page = results[offset:] if not _is_int(limit) else results[offset : offset + limit]
         return _result(200, page)
 
@@ -438,6 +442,7 @@ class RestAPI:
             key=lambda u: (u.get(column) is not None, u.get(column) or 0, u["user_id"]),
             reverse=direction == "desc",
         )
+        offset = 0 if self.ignore_offset else offset
         return _result(200, {"users": users[offset : offset + limit], "count": len(users)})
 
     # -- rows --------------------------------------------------------------------------------

@@ -7,11 +7,20 @@ body message written to the socket at once (streams arrive as they are sent); an
 ``http.disconnect`` for the app as soon as the client goes away; and the
 ``"aiohelicone.abort"`` extension, which closes the socket with a reset (``SO_LINGER`` 0).
 
+Limits, as users run it in CI next to other programs (all set through :func:`serve`): the
+request head must arrive within ``header_timeout`` (10 s; a client that sent part of it gets
+408, an idle keep-alive connection is just closed) and be at most ``max_header_size`` bytes
+(64 KiB, counted exactly, 431); a body over ``max_body_size`` (32 MiB) gets 413 before it is
+read. Request framing follows RFC 9112 §6.3 strictly: ``Content-Length`` is digits only,
+duplicates must agree, and ``Transfer-Encoding`` with ``Content-Length`` is refused (400).
+Refusals close the connection.
+
 Not a production server: no TLS, no pipelining guarantees, no HTTP/2, no websockets.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +39,13 @@ __all__ = ["LoopbackServer", "serve"]
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_MAX_HEAD = 64 * 1024
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
+# After refusing a request, how long unread request bytes are drained before closing.
+_LINGER = 2.0
+_DIGITS = re.compile(rb"[0-9]+")
+_HEXDIGITS = re.compile(rb"[0-9A-Fa-f]+")
 _NETWORK_ERRORS = (
     anyio.EndOfStream,
     anyio.BrokenResourceError,
@@ -62,6 +77,12 @@ class _RequestHead:
                 return value
         return None
 
+    def values(self, name: bytes) -> list[bytes]:
+        """Every value of a header that may repeat, its comma-separated lists split."""
+        return [
+            item.strip() for key, value in self.headers if key == name for item in value.split(b",")
+        ]
+
 
 def _parse_head(data: bytes) -> _RequestHead:
     """Parse a request line and headers (without the final blank line)."""
@@ -81,6 +102,41 @@ def _parse_head(data: bytes) -> _RequestHead:
     return _RequestHead(method.upper(), target, version, tuple(headers))
 
 
+def _body_length(head: _RequestHead, max_body: int) -> int | None:
+    """The request body's length, or None when it is chunked (RFC 9112 §6.3).
+
+    Raises:
+        _BadRequest: 400 for framing that could be read two ways, 501 for a transfer coding
+            other than chunked, 413 for a declared length over ``max_body``.
+    """
+    codings = [coding.lower() for coding in head.values(b"transfer-encoding")]
+    lengths = head.values(b"content-length")
+    if codings:
+        if lengths:
+            # §6.3 item 3: both present is the shape of request smuggling ("ought to be
+            # handled as an error"): a server that guesses differs from the next hop.
+            raise _BadRequest(400, "transfer-encoding and content-length together")
+        if codings[-1] != b"chunked" or b"chunked" in codings[:-1]:
+            # §6.3 item 4: without chunked last, the length cannot be determined.
+            raise _BadRequest(400, "chunked must be the final transfer coding, once")
+        if len(codings) > 1:
+            raise _BadRequest(501, "unsupported transfer-encoding")
+        return None
+    if not lengths:
+        return 0
+    # Content-Length = 1*DIGIT (RFC 9110 §8.6): no sign, no underscore, no hex (Python's
+    # int() takes all three). Repeated values must agree (§8.6 allows collapsing those).
+    if not all(_DIGITS.fullmatch(value) for value in lengths):
+        raise _BadRequest(400, "invalid content-length")
+    values = {value.lstrip(b"0") for value in lengths}
+    if len(values) != 1:
+        raise _BadRequest(400, "conflicting content-length values")
+    digits = values.pop()
+    if len(digits) > len(str(max_body)) or int(digits or b"0") > max_body:
+        raise _BadRequest(413, f"request body over {max_body} bytes")
+    return int(digits or b"0")
+
+
 class LoopbackServer:
     """A running loopback server, as yielded by :func:`serve`.
 
@@ -91,11 +147,24 @@ class LoopbackServer:
         connections_total: TCP connections accepted since start.
         errors: exceptions the app raised (the server answered 500 or dropped the
             connection); tests can assert it stays empty.
+        header_timeout, max_header_size, max_body_size: the limits given to :func:`serve`.
     """
 
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        *,
+        header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
         self.host = host
         self.port = port
+        self.header_timeout = header_timeout
+        self.max_header_size = max_header_size
+        self.max_body_size = max_body_size
         self.connections_open = 0
         self.connections_total = 0
         self.errors: list[BaseException] = []
@@ -126,7 +195,13 @@ class LoopbackServer:
 
 @asynccontextmanager
 async def serve(
-    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0
+    app: ASGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
+    max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
 ) -> AsyncIterator[LoopbackServer]:
     """Serve an ASGI app over HTTP/1.1 on a loopback port for the duration of the block.
 
@@ -137,17 +212,37 @@ async def serve(
         app: the ASGI 3 app (e.g. a :class:`FakeGateway`).
         host: the address to bind.
         port: the port; 0 picks a free one.
+        header_timeout: seconds a request head (request line and headers) may take to
+            arrive, counted from the connection or the previous answer; a client that sent
+            part of it gets 408, an idle one is closed. None: no deadline.
+        max_header_size: the most bytes a request head may have, final blank line
+            included (larger: 431).
+        max_body_size: the most bytes a request body may have (larger: 413, answered
+            before the body is read when ``Content-Length`` declares it).
 
     Returns:
         An async context manager yielding the :class:`LoopbackServer` (see its ``url``).
 
     Raises:
+        ValueError: a limit is not positive.
         OSError: the address could not be bound.
     """
+    if header_timeout is not None and not header_timeout > 0:
+        raise ValueError(f"header_timeout must be > 0 or None, got {header_timeout!r}")
+    for name, limit in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"{name} must be a positive int, got {limit!r}")
     listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
     error: Exception | None = None
     async with listener:
-        server = LoopbackServer(app, host, listener.extra(SocketAttribute.local_port))
+        server = LoopbackServer(
+            app,
+            host,
+            listener.extra(SocketAttribute.local_port),
+            header_timeout=header_timeout,
+            max_header_size=max_header_size,
+            max_body_size=max_body_size,
+        )
         async with anyio.create_task_group() as tg:
             tg.start_soon(listener.serve, server._handle)
             try:
@@ -175,12 +270,21 @@ class _Connection:
     async def run(self) -> None:
         while not self._peer_gone and not self._aborted:
             try:
-                head = await self._read_head()
+                with anyio.move_on_after(self._server.header_timeout) as deadline:
+                    head = await self._read_head()
+                if deadline.cancelled_caught:
+                    # Slowloris: a head that never completes holds the connection. An idle
+                    # keep-alive connection is closed without an answer (a 408 there could
+                    # be read as the answer to the client's next request).
+                    if self._buffer:
+                        raise _BadRequest(408, "request header timeout")
+                    return
                 if head is None:
                     return
                 body = await self._read_body(head)
             except _BadRequest as exc:
                 await self._simple(exc.status, str(exc))
+                await self._linger()
                 return
             keep_alive = await self._respond(head, body)
             if not keep_alive:
@@ -198,14 +302,19 @@ class _Connection:
         return True
 
     async def _read_head(self) -> _RequestHead | None:
+        limit = self._server.max_header_size
+        searched = 0  # where the blank line can start that earlier searches did not see
         while True:
-            end = self._buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            end = self._buffer.find(b"\r\n\r\n", searched)
+            if end >= 0 and end + 4 <= limit:
                 data = bytes(self._buffer[:end])
                 del self._buffer[: end + 4]
                 return _parse_head(data)
-            if len(self._buffer) > _MAX_HEAD:
+            # The head (blank line included) would be over the limit: no blank line ends
+            # within the first ``limit`` bytes. Counted exactly, however the bytes arrive.
+            if end >= 0 or len(self._buffer) >= limit:
                 raise _BadRequest(431, "request header fields too large")
+            searched = max(0, len(self._buffer) - 3)
             if not await self._fill():
                 return None
 
@@ -219,7 +328,7 @@ class _Connection:
 
     async def _read_line(self) -> bytes:
         while (end := self._buffer.find(b"\r\n")) < 0:
-            if len(self._buffer) > _MAX_HEAD:
+            if len(self._buffer) > self._server.max_header_size:
                 raise _BadRequest(400, "chunk line too long")
             if not await self._fill():
                 raise anyio.EndOfStream
@@ -228,36 +337,34 @@ class _Connection:
         return line
 
     async def _read_body(self, head: _RequestHead) -> bytes:
+        # Framing first: a refused body is refused before "100 Continue" invites it.
+        size = _body_length(head, self._server.max_body_size)
         if (head.header(b"expect") or b"").lower() == b"100-continue":
             await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        encoding = (head.header(b"transfer-encoding") or b"").lower()
-        if encoding:
-            if encoding != b"chunked":
-                raise _BadRequest(501, "unsupported transfer-encoding")
+        if size is None:
             return await self._read_chunked()
-        length = head.header(b"content-length")
-        if length is None:
-            return b""
-        try:
-            size = int(length)
-        except ValueError:
-            raise _BadRequest(400, "invalid content-length") from None
-        if size < 0:
-            raise _BadRequest(400, "invalid content-length")
         return await self._read_exactly(size)
 
     async def _read_chunked(self) -> bytes:
         parts: list[bytes] = []
+        total = 0
+        limit = self._server.max_body_size
         while True:
-            size_text = (await self._read_line()).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _BadRequest(400, "invalid chunk size") from None
+            # chunk-size = 1*HEXDIG, then optional extensions after BWS ";" (RFC 9112 §7.1).
+            size_text = (await self._read_line()).split(b";", 1)[0].rstrip(b" \t")
+            if not _HEXDIGITS.fullmatch(size_text):
+                raise _BadRequest(400, "invalid chunk size")
+            size = int(size_text, 16)
             if size == 0:
-                while await self._read_line():  # trailers, up to the blank line
-                    pass
+                trailers = 0
+                while line := await self._read_line():  # trailers, up to the blank line
+                    trailers += len(line) + 2
+                    if trailers > self._server.max_header_size:
+                        raise _BadRequest(431, "request trailer fields too large")
                 return b"".join(parts)
+            total += size
+            if total > limit:
+                raise _BadRequest(413, f"request body over {limit} bytes")
             parts.append(await self._read_exactly(size))
             if await self._read_line():
                 raise _BadRequest(400, "missing CRLF after chunk")
@@ -305,6 +412,15 @@ class _Connection:
         )
         with suppress(ClientDisconnected):
             await self._write(head.encode() + body)
+
+    async def _linger(self) -> None:
+        # Closing with unread request bytes makes the kernel send a reset, which can destroy
+        # the refusal before the client reads it (RFC 9112 §9.6): half-close, then discard
+        # whatever still arrives, for a moment.
+        with suppress(*_NETWORK_ERRORS), anyio.move_on_after(_LINGER):
+            await self._stream.send_eof()
+            while True:
+                await self._stream.receive()
 
     async def abort(self) -> None:
         """Close the socket with a reset rather than a FIN."""

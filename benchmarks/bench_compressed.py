@@ -1,0 +1,166 @@
+"""A gzip-compressed stream: client CPU per chunk, aiohelicone against raw httpx2.
+
+A proxy that compresses ``text/event-stream`` (issue 19) sends each event as a gzip
+sync-flushed piece. This measures what decoding that costs per chunk, on both sides:
+
+- **raw httpx2**: ``client.stream(...)``, ``aiter_lines()`` over httpx2's own gzip decoding,
+  and ``json.loads`` of each ``data:`` line (the ``drivers.RawHttpx2`` loop);
+- **aiohelicone**: ``stream=True`` and ``async for chunk in stream``, decoded by
+  ``aiohelicone._decoders`` piece by piece, typed chunks (the ``drivers.AioHelicone`` loop).
+
+Each is also run on the same stream uncompressed, so the table shows the ratio to raw httpx2
+with and without gzip, and what gzip adds to each. Run it as::
+
+    python benchmarks/bench_compressed.py [--chunks 5000] [--rounds 7] [--backend asyncio]
+
+It starts ``server.py`` (pinned to the second CPU), pins itself to the first, warms up, then
+measures ``rounds`` rounds of one stream per (driver, encoding), interleaved so that a noisy
+moment hits every row alike, and prints the median CPU per chunk of each row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))  # run from a checkout without an install
+
+from _affinity import pin_to_cpu  # noqa: E402
+from drivers import API_KEY, MESSAGES, MODEL, STREAM_BODY, TIMEOUT_S  # noqa: E402
+
+ENCODINGS = ("identity", "gzip")
+
+
+def start_server() -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py"), "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+async def measure(port: int, chunks: int, rounds: int) -> dict[tuple[str, str], list[float]]:
+    import httpx2
+
+    from aiohelicone import AsyncHelicone, _json
+
+    _json._LOADS = json.loads  # the default install's decoder, as drivers.AioHelicone does
+    base = f"http://127.0.0.1:{port}/v1"
+    raw = httpx2.AsyncClient(timeout=TIMEOUT_S)
+    ours = AsyncHelicone(api_key=API_KEY, base_url=base, max_retries=0)
+
+    def raw_stream(encoding: str) -> Callable[[], Awaitable[int]]:
+        headers = {"authorization": f"Bearer {API_KEY}", "x-bench-chunks": str(chunks)}
+        if encoding != "identity":
+            headers["x-bench-encoding"] = encoding
+
+        async def run() -> int:
+            n = 0
+            loads = json.loads
+            async with raw.stream(
+                "POST", f"{base}/chat/completions", json=STREAM_BODY, headers=headers
+            ) as r:
+                assert r.headers.get("content-encoding", "identity") == encoding
+                async for line in r.aiter_lines():
+                    if line.startswith("data: ") and line != "data: [DONE]":
+                        loads(line[6:])
+                        n += 1
+            return n
+
+        return run
+
+    def our_stream(encoding: str) -> Callable[[], Awaitable[int]]:
+        headers = {"x-bench-chunks": str(chunks)}
+        if encoding != "identity":
+            headers["x-bench-encoding"] = encoding
+
+        async def run() -> int:
+            stream = await ours.chat.completions.create(
+                model=MODEL, messages=MESSAGES, stream=True, extra_headers=headers
+            )
+            n = 0
+            async with stream:
+                async for _chunk in stream:
+                    n += 1
+            return n
+
+        return run
+
+    runs = {
+        (driver, encoding): (raw_stream if driver == "httpx2" else our_stream)(encoding)
+        for driver in ("httpx2", "aiohelicone")
+        for encoding in ENCODINGS
+    }
+    results: dict[tuple[str, str], list[float]] = {key: [] for key in runs}
+    for run in runs.values():  # warm-up: connections, imports, caches
+        assert await run() == chunks + 1
+    for index in range(rounds):
+        order = list(runs.items())
+        order = order[index % len(order) :] + order[: index % len(order)]
+        for key, run in order:
+            c0 = time.process_time()
+            count = await run()
+            c1 = time.process_time()
+            assert count == chunks + 1, (key, count)
+            results[key].append((c1 - c0) / count * 1e6)
+    await raw.aclose()
+    await ours.aclose()
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
+    args = parser.parse_args(argv)
+    proc, port = start_server()
+    try:
+        import anyio
+
+        pin_to_cpu(0)
+        results = anyio.run(measure, port, args.chunks, args.rounds, backend=args.backend)
+    finally:
+        proc.terminate()
+        proc.wait()
+    median = {key: statistics.median(values) for key, values in results.items()}
+    print(
+        f"one stream of {args.chunks} chunks, one SSE event per HTTP chunk, {args.backend}, "
+        f"median of {args.rounds} rounds (client CPU µs/chunk; min in brackets)\n"
+    )
+    print("| encoding | raw httpx2 | aiohelicone | ratio | paired |")
+    print("|---|---:|---:|---:|---:|")
+    for encoding in ENCODINGS:
+        raw, ours = median["httpx2", encoding], median["aiohelicone", encoding]
+        raw_min = min(results["httpx2", encoding])
+        our_min = min(results["aiohelicone", encoding])
+        # Per round, the two rows ran next to each other: their ratio cancels slow drift.
+        paired = statistics.median(
+            o / r
+            for o, r in zip(
+                results["aiohelicone", encoding], results["httpx2", encoding], strict=True
+            )
+        )
+        print(
+            f"| {encoding} | {raw:.1f} ({raw_min:.1f}) | {ours:.1f} ({our_min:.1f}) "
+            f"| {ours / raw:.2f}x | {paired:.2f}x |"
+        )
+    for driver in ("httpx2", "aiohelicone"):
+        added = median[driver, "gzip"] - median[driver, "identity"]
+        print(f"\ngzip adds {added:.1f} µs/chunk to {driver}", end="")
+    print()
+
+
+if __name__ == "__main__":
+    main()
