@@ -51,10 +51,10 @@ from ._exceptions import (
     RateLimitError,
     StreamTruncatedError,
 )
-from ._helicone import REQUEST_ID_HEADER, HeliconeOptions, _uuid4
+from ._helicone import REQUEST_ID_HEADER, HeliconeOptions, random_request_id
 from ._metadata import HeliconeMetadata
 from ._modelstring import ModelChain
-from ._retry import _all_provider_client_errors
+from ._retry import all_provider_client_errors
 from ._send import encode
 from ._streaming import read_ahead, serve_fallback, stream_status
 
@@ -227,7 +227,7 @@ def should_fall_back(error: BaseException) -> bool:
     if status >= 500:
         if _target_specific(error):
             return True
-        return not _all_provider_client_errors(error.details)
+        return not all_provider_client_errors(error.details)
     return False
 
 
@@ -573,7 +573,7 @@ def _retarget(
     def call_for(i: int) -> Call:
         request_id = first.request_id
         if request_id is None or not fixed_request_id():
-            request_id = _uuid4()
+            request_id = random_request_id()
         headers = dict(first.headers)
         headers[REQUEST_ID_HEADER] = request_id
         content = encode({**body, "model": plan.chain.for_target(i)})

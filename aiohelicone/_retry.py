@@ -40,6 +40,7 @@ from ._exceptions import APIError, APIStatusError, ErrorDetail
 __all__ = [
     "MAX_WAIT",
     "RetryPolicy",
+    "all_provider_client_errors",
     "parse_wait",
     "retry_after_seconds",
     "set_waits_enabled",
@@ -90,7 +91,7 @@ class RetryPolicy:
         """Whether an error status is worth another try (see the module docstring)."""
         status = error.status_code
         if status >= 500:
-            return not _all_provider_client_errors(error.details)
+            return not all_provider_client_errors(error.details)
         if status == 429:
             return getattr(error, "reason", None) != "insufficient_credits"
         return status in RETRYABLE_STATUS
@@ -122,7 +123,8 @@ def wait_before_retry(policy: RetryPolicy, retries: int, error: APIError) -> flo
     return asked if asked is not None else policy.backoff(retries)
 
 
-def _all_provider_client_errors(details: tuple[ErrorDetail, ...]) -> bool:
+def all_provider_client_errors(details: tuple[ErrorDetail, ...]) -> bool:
+    """Whether every per-attempt detail is a provider 4xx other than 408/429 (final)."""
     codes = [d.status_code for d in details]
     return bool(codes) and all(
         c is not None and 400 <= c < 500 and c not in (408, 429) for c in codes
