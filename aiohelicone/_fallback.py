@@ -1,4 +1,4 @@
-"""Client-side fallback chains: the decision, the policy as data, attempt records, a thin runner.
+"""Layer 4 (fallback): client-side chains: the decision, the policy, attempt records, a runner.
 
 ``model="gpt-4o-mini/openai,claude-3-5-sonnet-20241022/anthropic"`` names a chain. The gateway
 can walk it itself (``fallback="gateway"``: one request carries the whole string), but then
@@ -16,10 +16,12 @@ For each target in turn::
     no target left    -> FallbackExhaustedError (every attempt, a summary message)
 
 The decision (:func:`should_fall_back`), the policy records and :class:`TargetHealth` are
-pure; :func:`run_chain` is the one async loop, and :func:`request_chain` /
-:func:`stream_chain` plug it into the client's send path. A single-target model string
-never reaches this module: it is sent exactly as before, with no attempt log; so does a
-chain with ``fallback="gateway"``.
+pure; :func:`run_chain` is the one async loop, and :func:`run_plan` plugs it into the send
+path: each attempt is ``Sender.request`` (``Sender.send`` + ``decode`` for a whole answer, to
+see its status), and a stream is read ahead with the streams layer's :func:`read_ahead`. A
+single-target model string never reaches this module (``_routing.py`` decides, without
+importing it): it is sent exactly as before, with no attempt log; so does a chain with
+``fallback="gateway"``.
 
 Each attempt sends a fresh ``Helicone-Request-Id`` (so each can be looked up in Helicone),
 unless the caller fixed one (``HeliconeOptions.request_id``, ``metadata`` or
@@ -49,14 +51,15 @@ from ._exceptions import (
     RateLimitError,
     StreamTruncatedError,
 )
-from ._helicone import REQUEST_ID_HEADER, HeliconeOptions, _uuid4
+from ._helicone import REQUEST_ID_HEADER, HeliconeOptions, random_request_id
 from ._metadata import HeliconeMetadata
 from ._modelstring import ModelChain
-from ._retry import _all_provider_client_errors
+from ._retry import all_provider_client_errors
+from ._send import encode
+from ._streaming import read_ahead, serve_fallback, stream_status
 
 if TYPE_CHECKING:
-    from ._client import AsyncHelicone, _Call
-    from ._streaming import AsyncStream
+    from ._send import Call, Sender, StreamClass
 
 __all__ = [
     "Attempt",
@@ -67,6 +70,7 @@ __all__ = [
     "TargetHealth",
     "resolve_policy",
     "run_chain",
+    "run_plan",
     "should_fall_back",
 ]
 
@@ -223,7 +227,7 @@ def should_fall_back(error: BaseException) -> bool:
     if status >= 500:
         if _target_specific(error):
             return True
-        return not _all_provider_client_errors(error.details)
+        return not all_provider_client_errors(error.details)
     return False
 
 
@@ -466,9 +470,9 @@ async def run_chain(
     chain: ModelChain,
     policy: FallbackPolicy,
     *,
-    first: _Call,
-    call_for: Callable[[int], _Call],
-    attempt: Callable[[_Call], Awaitable[tuple[R, int | None]]],
+    first: Call,
+    call_for: Callable[[int], Call],
+    attempt: Callable[[Call], Awaitable[tuple[R, int | None]]],
     health: TargetHealth,
     on_attempt: Callable[[Attempt], object] | None,
 ) -> tuple[R, tuple[Attempt, ...]]:
@@ -513,9 +517,9 @@ async def _walk(
     run: _Run,
     chain: ModelChain,
     policy: FallbackPolicy,
-    first: _Call,
-    call_for: Callable[[int], _Call],
-    attempt: Callable[[_Call], Awaitable[tuple[R, int | None]]],
+    first: Call,
+    call_for: Callable[[int], Call],
+    attempt: Callable[[Call], Awaitable[tuple[R, int | None]]],
     health: TargetHealth,
 ) -> tuple[R, tuple[Attempt, ...]]:
     rule = policy.cool_down
@@ -558,127 +562,96 @@ async def _walk(
     raise exhausted from last
 
 
-# -- glue for the client's send path -------------------------------------------------------
+# -- glue for the send path ---------------------------------------------------------------
 
 
 def _retarget(
-    plan: ChainPlan, body: dict[str, Any], first: _Call, fixed_request_id: Callable[[], bool]
-) -> Callable[[int], _Call]:
+    plan: ChainPlan, body: dict[str, Any], first: Call, fixed_request_id: Callable[[], bool]
+) -> Callable[[int], Call]:
     """A builder of the request for target ``i`` >= 1, from the one prepared for target 0."""
 
-    def call_for(i: int) -> _Call:
-        from ._client import _encode  # here, not at import time: _client imports us
-
+    def call_for(i: int) -> Call:
         request_id = first.request_id
         if request_id is None or not fixed_request_id():
-            request_id = _uuid4()
+            request_id = random_request_id()
         headers = dict(first.headers)
         headers[REQUEST_ID_HEADER] = request_id
-        content = _encode({**body, "model": plan.chain.for_target(i)})
+        content = encode({**body, "model": plan.chain.for_target(i)})
         return attrs.evolve(first, content=content, headers=headers, request_id=request_id)
 
     return call_for
 
 
-async def _run_plan(
-    client: AsyncHelicone,
+async def run_plan(
+    sender: Sender,
     plan: ChainPlan,
     body: dict[str, Any],
-    first: _Call,
+    first: Call,
+    cast_to: type[Any],
+    stream_cls: StreamClass[Any] | None,
+    *,
     fixed_request_id: Callable[[], bool],
-    attempt: Callable[[_Call], Awaitable[tuple[R, int | None]]],
-) -> tuple[R, tuple[Attempt, ...]]:
-    """:func:`run_chain` over ``plan``, with the client's cool-down state and hook."""
-    return await run_chain(
+    health: TargetHealth,
+    on_attempt: Callable[[Attempt], object] | None,
+) -> Any:
+    """Run a chain over the send path; the result's ``.helicone.attempts`` lists every attempt.
+
+    A whole answer is decoded per target. A stream is opened per target and read ahead
+    (nothing is handed to the caller) until the first chunk with content, a refusal, a
+    tool call or a finish reason, or the end of the stream. A failure before that point
+    moves on as for a normal request, so the caller only ever sees the serving target's
+    chunks (the chunks read ahead are replayed to it first). A failure after it raises
+    :class:`StreamInterruptedError` from the stream, with the partial output and the
+    target; nothing is replayed elsewhere.
+
+    Args:
+        sender: the send path.
+        plan: the chain and policy.
+        body: the final request body (its ``model`` is replaced per target).
+        first: the request prepared for target 0.
+        cast_to: the answer model.
+        stream_cls: the stream class, for a stream request (None: a whole answer).
+        fixed_request_id: says whether the caller fixed the request id (then every attempt
+            reuses ``first.request_id``); asked only when a second target is needed.
+        health: the client's cool-down state.
+        on_attempt: called with each :class:`Attempt` once it ended.
+
+    Returns:
+        The serving target's answer or stream.
+
+    Raises:
+        APIError: as :func:`run_chain`.
+    """
+    once: Callable[[Call], Awaitable[tuple[Any, int | None]]]
+    if stream_cls is None:
+
+        async def once(call: Call) -> tuple[Any, int | None]:
+            raw = await sender.send(call)
+            return sender.decode(raw, cast_to, call), raw.status_code
+
+    else:
+
+        async def once(call: Call) -> tuple[Any, int | None]:
+            stream = await sender.request(call, cast_to, stream_cls=stream_cls)
+            status = stream_status(stream)
+            await read_ahead(stream)
+            return stream, status
+
+    result, attempts = await run_chain(
         plan.chain,
         plan.policy,
         first=first,
         call_for=_retarget(plan, body, first, fixed_request_id),
-        attempt=attempt,
-        health=client._target_health,
-        on_attempt=client._on_attempt,
+        attempt=once,
+        health=health,
+        on_attempt=on_attempt,
     )
-
-
-async def request_chain(
-    client: AsyncHelicone,
-    cls: type[R],
-    plan: ChainPlan,
-    body: dict[str, Any],
-    first: _Call,
-    *,
-    fixed_request_id: Callable[[], bool],
-) -> R:
-    """Run a non-streaming chain; the result's ``.helicone.attempts`` lists every attempt.
-
-    Args:
-        client: the client whose send path, hook and cool-down state are used.
-        cls: the answer model.
-        plan: the chain and policy.
-        body: the final request body (its ``model`` is replaced per target).
-        first: the request prepared for target 0.
-        fixed_request_id: says whether the caller fixed the request id (then every attempt
-            reuses ``first.request_id``); asked only when a second target is needed.
-
-    Returns:
-        The decoded answer of the serving target.
-
-    Raises:
-        APIError: as :func:`run_chain`.
-    """
-
-    async def once(call: _Call) -> tuple[R, int | None]:
-        raw = await client._send(call)
-        return client._decode(raw, cls, call), raw.status_code
-
-    result, attempts = await _run_plan(client, plan, body, first, fixed_request_id, once)
+    if stream_cls is not None:
+        serve_fallback(result, attempts[-1].target, attempts)
+        return result
     meta = getattr(result, "helicone", None)
-    if meta is None:  # _decode always sets it; be safe for other answer types
+    if meta is None:  # decode always sets it; be safe for other answer types
         object.__setattr__(result, "helicone", HeliconeMetadata(attempts=attempts))
     else:
         _set_fresh_attempts(meta, attempts)
     return result
-
-
-async def stream_chain(
-    client: AsyncHelicone,
-    kind: str,
-    plan: ChainPlan,
-    body: dict[str, Any],
-    first: _Call,
-    *,
-    fixed_request_id: Callable[[], bool],
-) -> AsyncStream[Any]:
-    """Run a streaming chain: fail over freely until the first content, never after.
-
-    Each target's stream is opened and read ahead (nothing is handed to the caller) until
-    the first chunk with content, a refusal, a tool call or a finish reason, or the end of
-    the stream. A failure before that point moves on as for a normal request, so the
-    caller only ever sees the serving target's chunks (the chunks read ahead are replayed
-    to it first). A failure after it raises :class:`StreamInterruptedError` from the
-    stream, with the partial output and the target; nothing is replayed elsewhere.
-
-    Args:
-        client: the client.
-        kind: ``"chat"`` or ``"completion"``.
-        plan, body, first, fixed_request_id: as for :func:`request_chain`.
-
-    Returns:
-        The serving target's stream, with ``.helicone.attempts`` set.
-
-    Raises:
-        APIError: as :func:`run_chain`.
-    """
-    from ._streaming import open_stream
-
-    async def once(call: _Call) -> tuple[AsyncStream[Any], int | None]:
-        stream = await open_stream(client, call, kind)
-        response = stream._response
-        status = response.status_code if response is not None else None
-        await stream._read_ahead()
-        return stream, status
-
-    stream, attempts = await _run_plan(client, plan, body, first, fixed_request_id, once)
-    stream.helicone = attrs.evolve(stream.helicone, attempts=attempts)
-    stream._fallback_target = attempts[-1].target
-    return stream

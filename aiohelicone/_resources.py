@@ -1,10 +1,12 @@
-"""The gateway resources of :class:`AsyncHelicone`: ``chat.completions``, ``completions``,
+"""Layer 5 (client): the gateway resources: ``chat.completions``, ``completions``,
 ``embeddings`` and ``models``.
 
 Each ``create`` checks its arguments and builds the JSON body (with ``_arguments.py``'s
 ``*_body`` functions, which also check batch bodies; nothing is sent when an argument is
-wrong), then hands the body to the client's send path
-(``_client.py``): one request, a stream, or a client-side fallback chain (``_fallback.py``).
+wrong), bundles its per-call options in one
+:class:`RequestOptions`, and hands both to the send path (``_send.py``): one request or a
+stream (``Sender.request(call, cast_to, stream_cls=...)``), or a client-side fallback chain
+(``_routing.py``). A resource holds the sender and the router, never the client.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 from ._arguments import chat_completion_body, completion_body, embedding_body
 from ._models import ChatCompletion, Completion, CreateEmbeddingResponse, ModelList
 from ._modelstring import ModelChain, ModelTarget
+from ._send import RequestOptions
+from ._streaming import ChatCompletionStream, CompletionStream
 
 if TYPE_CHECKING:
-    import httpx2
-
-    from ._client import AsyncHelicone
     from ._fallback import ChainPlan, FallbackMode, FallbackPolicy
     from ._helicone import HeliconeOptions
-    from ._streaming import ChatCompletionStream, CompletionStream, StreamTimeouts
+    from ._routing import Router
+    from ._send import Sender, StreamClass
+    from ._timeouts import StreamTimeouts, TimeoutArg
 
 __all__ = ["Chat", "ChatCompletions", "Completions", "Embeddings", "ModelArg", "Models"]
 
@@ -32,16 +35,15 @@ ModelArg: TypeAlias = str | ModelChain | Sequence[str | ModelTarget]
 
 
 class _Resource:
-    __slots__ = ("_client",)
+    __slots__ = ("_router", "_sender")
 
-    def __init__(self, client: AsyncHelicone) -> None:
-        self._client = client
+    def __init__(self, sender: Sender, router: Router) -> None:
+        self._sender = sender
+        self._router = router
 
-    def _route(
-        self, chain: ModelChain, fallback: object, deadline: float | None
-    ) -> tuple[ChainPlan | None, str]:
+    def _route(self, chain: ModelChain, options: RequestOptions) -> tuple[ChainPlan | None, str]:
         """The client-side chain to run (None: one request) and the body's ``model``."""
-        plan = self._client._fallback_plan(chain, fallback, deadline)
+        plan = self._router.plan(chain, options.fallback, options.fallback_deadline)
         return plan, str(chain) if plan is None else plan.first_wire
 
     async def _post(
@@ -50,45 +52,14 @@ class _Resource:
         body: dict[str, Any],
         plan: ChainPlan | None,
         answer: type[Any],
-        stream_kind: str | None,
-        *,
-        helicone: HeliconeOptions | None,
-        metadata: Mapping[str, Any] | None,
-        extra_headers: Mapping[str, str] | None,
-        extra_query: Mapping[str, Any] | None,
-        extra_body: Mapping[str, Any] | None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None,
-        max_retries: int | None,
-        stream_timeouts: StreamTimeouts | None = None,
+        stream_cls: StreamClass[Any] | None,
+        options: RequestOptions,
     ) -> Any:
-        """Send a built body: one request, a stream (``stream_kind``), or ``plan``'s chain."""
-        client = self._client
-        call = client._prepare(
-            "POST",
-            path,
-            body,
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_timeouts=stream_timeouts,
-        )
+        """Send a built body: one request, a stream (``stream_cls``), or ``plan``'s chain."""
+        call = self._sender.prepare("POST", path, body, options, stream=stream_cls is not None)
         if plan is not None:
-            return await client._run_chain(
-                plan,
-                body,
-                call,
-                stream_kind or answer,
-                helicone=helicone,
-                metadata=metadata,
-                extra_headers=extra_headers,
-            )
-        if stream_kind is not None:
-            return await client._stream(call, stream_kind)
-        return await client._request(answer, call)
+            return await self._router.run(plan, body, call, answer, stream_cls, options)
+        return await self._sender.request(call, answer, stream_cls=stream_cls)
 
 
 class ChatCompletions(_Resource):
@@ -129,7 +100,7 @@ class ChatCompletions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -169,7 +140,7 @@ class ChatCompletions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -208,7 +179,7 @@ class ChatCompletions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -259,6 +230,18 @@ class ChatCompletions(_Resource):
                 deadline ran out). A target whose error stops the chain raises that
                 error, with ``.helicone.attempts`` set.
         """
+        options = RequestOptions(
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+            fallback=fallback,
+            fallback_deadline=fallback_deadline,
+        )
         # stacklevel 5: parse_model <- model_chain <- chat_completion_body <- create <- caller.
         chain, body = chat_completion_body(
             5,
@@ -289,22 +272,15 @@ class ChatCompletions(_Resource):
         )
         plan = None
         if chain is not None:
-            plan, body["model"] = self._route(chain, fallback, fallback_deadline)
+            plan, body["model"] = self._route(chain, options)
         stream = "stream" in body
         result: ChatCompletion | ChatCompletionStream = await self._post(
             "chat/completions",
             body,
             plan,
             ChatCompletion,
-            "chat" if stream else None,
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_timeouts=stream_timeouts,
+            ChatCompletionStream if stream else None,
+            options,
         )
         return result
 
@@ -314,9 +290,9 @@ class Chat(_Resource):
 
     __slots__ = ("completions",)
 
-    def __init__(self, client: AsyncHelicone) -> None:
-        super().__init__(client)
-        self.completions = ChatCompletions(client)
+    def __init__(self, sender: Sender, router: Router) -> None:
+        super().__init__(sender, router)
+        self.completions = ChatCompletions(sender, router)
 
 
 class Completions(_Resource):
@@ -350,7 +326,7 @@ class Completions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -383,7 +359,7 @@ class Completions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -415,7 +391,7 @@ class Completions(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         stream_timeouts: StreamTimeouts | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
@@ -443,6 +419,18 @@ class Completions(_Resource):
             InvalidInputError, APIStatusError, APIConnectionError,
             APIResponseValidationError: as for chat completions.
         """
+        options = RequestOptions(
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_timeouts=stream_timeouts,
+            fallback=fallback,
+            fallback_deadline=fallback_deadline,
+        )
         chain, body = completion_body(
             5,
             model=model,
@@ -463,22 +451,10 @@ class Completions(_Resource):
             stream_options=stream_options,
             user=user,
         )
-        plan, body["model"] = self._route(chain, fallback, fallback_deadline)
+        plan, body["model"] = self._route(chain, options)
         stream = "stream" in body
         result: Completion | CompletionStream = await self._post(
-            "completions",
-            body,
-            plan,
-            Completion,
-            "completion" if stream else None,
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_timeouts=stream_timeouts,
+            "completions", body, plan, Completion, CompletionStream if stream else None, options
         )
         return result
 
@@ -501,7 +477,7 @@ class Embeddings(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
         fallback: FallbackMode | FallbackPolicy | None = None,
         fallback_deadline: float | None = None,
@@ -527,6 +503,17 @@ class Embeddings(_Resource):
             InvalidInputError, APIStatusError, APIConnectionError,
             APIResponseValidationError: as for chat completions.
         """
+        options = RequestOptions(
+            helicone=helicone,
+            metadata=metadata,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            fallback=fallback,
+            fallback_deadline=fallback_deadline,
+        )
         chain, body = embedding_body(
             5,
             model=model,
@@ -535,20 +522,9 @@ class Embeddings(_Resource):
             encoding_format=encoding_format,
             user=user,
         )
-        plan, body["model"] = self._route(chain, fallback, fallback_deadline)
+        plan, body["model"] = self._route(chain, options)
         result: CreateEmbeddingResponse = await self._post(
-            "embeddings",
-            body,
-            plan,
-            CreateEmbeddingResponse,
-            None,
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
+            "embeddings", body, plan, CreateEmbeddingResponse, None, options
         )
         return result
 
@@ -562,7 +538,7 @@ class Models(_Resource):
         self,
         *,
         extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
     ) -> ModelList:
         """List the models the gateway routes automatically (``GET /models``).
 
@@ -572,7 +548,6 @@ class Models(_Resource):
         Raises:
             APIStatusError, APIConnectionError, APIResponseValidationError.
         """
-        call = self._client._prepare(
-            "GET", "models", None, extra_headers=extra_headers, timeout=timeout
-        )
-        return await self._client._request(ModelList, call)
+        options = RequestOptions(extra_headers=extra_headers, timeout=timeout)
+        call = self._sender.prepare("GET", "models", None, options)
+        return await self._sender.request(call, ModelList)

@@ -1,30 +1,29 @@
-"""Sending Helicone REST API calls, and reading their ``{"data", "error"}`` Results.
+"""Layer 3 (REST): sending Helicone REST API calls and reading their ``{"data", "error"}`` Results.
 
 REST calls go through a second :class:`Transport` that shares the client's connection pool
 (so ``aclose`` and a caller's ``http_client`` cover both), on the REST base URL, always
 authenticated with ``Authorization: Bearer <api_key>``: the Helicone key, also when the
 client talks to a legacy proxy with ``provider_api_key`` (there the gateway gets the key in
-``Helicone-Auth``; the REST API only reads ``Authorization``). Retries use the client's
-policy and ``_with_retries``; httpx2 errors are mapped in ``_transport.py`` as for the
-gateway. What the answers and errors look like: ``_rest.py``.
+``Helicone-Auth``; the REST API only reads ``Authorization``). The client's :class:`Sender`
+is reused over that transport (``Sender.over``): the same retry loop, policy, hook and
+status errors; httpx2 errors are mapped in ``_transport.py`` as for the gateway. What the
+answers and errors look like: ``_rest.py``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from ._exceptions import APIResponseValidationError, APIStatusError
-from ._metadata import HeliconeMetadata
+from ._decode import helicone_of, parse_json
+from ._exceptions import APIStatusError
+from ._json import loads_function
+from ._send import encode
 from ._transport import RawResponse, Transport
 
 if TYPE_CHECKING:
-    import httpx2
-
-    from ._client import AsyncHelicone, _Call
+    from ._send import Sender
+    from ._timeouts import TimeoutArg
 
 __all__ = ["HeliconeAPIError", "RestConnection"]
 
@@ -40,34 +39,35 @@ class HeliconeAPIError(APIStatusError):
 
 
 class RestConnection:
-    """Sends REST calls for one :class:`AsyncHelicone` (shares its pool and retry policy).
+    """Sends REST calls for one client (shares its pool, retry policy and hook).
 
     Args:
-        client: the client.
+        sender: the client's send path (its policy and hook are reused).
         api_key: the Helicone key, sent as ``Authorization: Bearer`` (never shown).
         base_url: the REST API base URL (see :func:`resolve_rest_base_url`).
         default_headers: headers sent with every call (the client's).
     """
 
-    __slots__ = ("_client", "_transport")
+    __slots__ = ("_sender", "_transport")
 
     def __init__(
         self,
-        client: AsyncHelicone,
+        sender: Sender,
         api_key: str,
         base_url: str,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
-        self._client = client
+        gateway = sender.transport
         self._transport = Transport(
             base_url=base_url,
             auth_headers={"authorization": f"Bearer {api_key}"},
             default_headers=default_headers,
-            timeout=client._transport.timeout,
+            timeout=gateway.timeout,
             limits=None,
-            http_client=client.http_client,
-            max_response_bytes=client._transport.max_response_bytes,
+            http_client=gateway.http_client,
+            max_response_bytes=gateway.max_response_bytes,
         )
+        self._sender = sender.over(self._transport)
 
     @property
     def base_url(self) -> str:
@@ -84,7 +84,7 @@ class RestConnection:
         *,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
-        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        timeout: TimeoutArg = "default",
         max_retries: int | None = None,
     ) -> Any:
         """Send one call and return the Result's ``data``.
@@ -95,53 +95,31 @@ class RestConnection:
             APIConnectionError: the API could not be reached.
             APIResponseValidationError: the answer was not JSON.
         """
-        from ._client import _Call, _check_retries, _encode
-        from ._streaming import StreamTimeouts
-        from ._transport import make_timeout
-
-        retry = self._client.retry_policy
-        if max_retries is not None:
-            retry = attrs.evolve(retry, max_retries=_check_retries(max_retries))
-        call = _Call(
-            method=method,
-            path=path,
-            content=None if body is None else _encode(dict(body)),
-            headers={},
-            request_id=None,
-            timeout=None if timeout == "default" else make_timeout(timeout),
+        sender = self._sender
+        call = sender.call(
+            method,
+            path,
+            content=None if body is None else encode(dict(body)),
             params=params,
-            retry=retry,
-            stream_timeouts=StreamTimeouts(),
+            timeout=timeout,
+            max_retries=max_retries,
         )
+        raw = await sender.send(call, final=_final_result)
+        return self._unwrap(raw)
 
-        async def once() -> RawResponse:
-            raw = await self._transport.request(call)
-            if raw.status_code >= 400 and not _final_result(raw):
-                raise self._client._status_error(raw, call)
-            return raw
-
-        raw = await self._client._with_retries(call, once)
-        return self._unwrap(raw, call)
-
-    def _unwrap(self, raw: RawResponse, call: _Call) -> Any:
-        if raw.status_code >= 400:
-            raise self._client._status_error(raw, call)
-        if not raw.content.strip():
-            return None
-        try:
-            data = json.loads(raw.content)
-        except ValueError as exc:
-            raise APIResponseValidationError(
-                f"The REST API answered {raw.status_code} with a body that is not JSON: "
-                f"{raw.content[:200].decode('utf-8', errors='replace')!r}",
-                status_code=raw.status_code,
-                body=raw.content.decode("utf-8", errors="replace"),
-            ) from exc
+    def _unwrap(self, raw: RawResponse) -> Any:
+        data = parse_json(
+            raw.content,
+            status_code=raw.status_code,
+            request_id=None,
+            source="The REST API",
+            empty="none",
+        )
         if isinstance(data, dict) and data.get("error") is not None:
             error = HeliconeAPIError(
                 str(data["error"]), status_code=raw.status_code, body=data, headers=raw.headers
             )
-            error.helicone = HeliconeMetadata._from_lowered(raw.headers, None)
+            error.helicone = helicone_of(raw.headers, None)
             raise error
         if isinstance(data, dict) and "data" in data:
             return data["data"]
@@ -153,7 +131,7 @@ def _final_result(raw: RawResponse) -> bool:
     if raw.status_code in _RETRIED_RESULT_STATUS:
         return False
     try:
-        data = json.loads(raw.content)
+        data = loads_function()(raw.content)
     except ValueError:
         return False
     return isinstance(data, dict) and isinstance(data.get("error"), str) and "data" in data

@@ -35,15 +35,18 @@ from typing import Any
 
 import attrs
 
-from ._exceptions import APIStatusError, ErrorDetail
+from ._exceptions import APIError, APIStatusError, ErrorDetail
 
 __all__ = [
     "MAX_WAIT",
     "RetryPolicy",
+    "all_provider_client_errors",
     "parse_wait",
     "retry_after_seconds",
     "set_waits_enabled",
     "sleep",
+    "wait_before_retry",
+    "waits_disabled",
 ]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -88,13 +91,40 @@ class RetryPolicy:
         """Whether an error status is worth another try (see the module docstring)."""
         status = error.status_code
         if status >= 500:
-            return not _all_provider_client_errors(error.details)
+            return not all_provider_client_errors(error.details)
         if status == 429:
             return getattr(error, "reason", None) != "insufficient_credits"
         return status in RETRYABLE_STATUS
 
 
-def _all_provider_client_errors(details: tuple[ErrorDetail, ...]) -> bool:
+def wait_before_retry(policy: RetryPolicy, retries: int, error: APIError) -> float | None:
+    """Seconds to wait before retrying after ``error``, or None when it is final.
+
+    Args:
+        policy: the call's policy.
+        retries: retries done so far.
+        error: what the last try ended with: an ``APIConnectionError`` (timeouts
+            included) or an ``APIStatusError``.
+
+    Returns:
+        The wait (the server's when it said one, else :meth:`RetryPolicy.backoff`), or None:
+        retries are spent, the status is not worth another try, or the server asked for
+        longer than ``max_retry_after`` (the error keeps ``retry_after``).
+    """
+    if retries >= policy.max_retries:
+        return None
+    if not isinstance(error, APIStatusError):
+        return policy.backoff(retries)
+    if not policy.should_retry_status(error):
+        return None
+    asked = error.retry_after  # parsed once, when the error was built
+    if asked is not None and asked > policy.max_retry_after:
+        return None
+    return asked if asked is not None else policy.backoff(retries)
+
+
+def all_provider_client_errors(details: tuple[ErrorDetail, ...]) -> bool:
+    """Whether every per-attempt detail is a provider 4xx other than 408/429 (final)."""
     codes = [d.status_code for d in details]
     return bool(codes) and all(
         c is not None and 400 <= c < 500 and c not in (408, 429) for c in codes

@@ -1,6 +1,17 @@
-"""Stream objects: ``AsyncStream`` over a server-sent-events answer.
+"""Layer 3 (streams): ``AsyncStream`` over a server-sent-events answer.
 
-What the chunks amount to is built by the accumulators of ``_accumulate.py``.
+A stream class carries what differs between APIs: the model each event becomes
+(``_chunk_type``), the accumulator that builds what the chunks amount to
+(``_accumulator_type``, from ``_accumulate.py``), the whole answer a non-stream reply is read
+as (``_answer_type``) and how it becomes chunks. ``ChatCompletionStream`` and
+``CompletionStream`` are the two today; the Responses stream will be the third. A stream is
+opened by the send path (``Sender.request(call, cast_to, stream_cls=...)`` calls
+:meth:`AsyncStream.open`), which sends through ``Sender.send(call, stream=True)``; the
+fallback layer uses :func:`read_ahead`, :func:`stream_status` and :func:`serve_fallback`,
+never a stream's private attributes.
+
+Lifecycle: one constructor, one state (``_state``: reading, ended, closed) and one close
+method (:meth:`AsyncStream.aclose`), which every path that ends a stream goes through.
 
 Guarantees, each tested over a real loopback socket on asyncio and trio:
 
@@ -32,9 +43,8 @@ Guarantees, each tested over a real loopback socket on asyncio and trio:
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
 
@@ -44,7 +54,8 @@ from ._accumulate import (
     completion_as_chunk,
     has_content,
 )
-from ._converter import ShapeError, structure, structure_hook
+from ._converter import ShapeError, structure_hook
+from ._decode import answer_error, bad_shape, helicone_of, not_json, parse_json, structured
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -63,9 +74,12 @@ from ._json import loads_function
 from ._metadata import HeliconeMetadata
 from ._models import ChatCompletion, ChatCompletionChunk, Completion
 from ._sse import DEFAULT_MAX_EVENT_BYTES, SSEDecodeError, SSEDecoder
+from ._timeouts import StreamTimeouts as StreamTimeouts
 
 if TYPE_CHECKING:
-    from ._client import AsyncHelicone, _Call
+    from typing import Self
+
+    from ._send import Call, Sender
     from ._transport import StreamingResponse
 
 __all__ = [
@@ -74,44 +88,23 @@ __all__ = [
     "CompletionStream",
     "StreamTimeouts",
     "open_stream",
+    "read_ahead",
+    "serve_fallback",
+    "stream_status",
 ]
 
 T = TypeVar("T")
+S = TypeVar("S", bound="AsyncStream[Any]")
+
+# A stream's state: reading its body; ended (the body was read to its end, or the answer
+# came whole; chunks may still be pending); closed (by the caller or by an error).
+_READING = "reading"
+_ENDED = "ended"
+_CLOSED = "closed"
 
 #: How long, and how much, we read after ``[DONE]`` to hand the connection back to the pool.
 _DRAIN_SECONDS = 0.25
 _DRAIN_BYTES = 64 * 1024
-
-
-def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
-    ):
-        raise ValueError(f"{attribute.name} must be a positive number of seconds or None")
-
-
-@attrs.frozen
-class StreamTimeouts:
-    """Time budgets of a stream, on top of the connect/write/pool timeouts.
-
-    Args:
-        first_event: seconds from sending the request to the first event (None: the read
-            timeout applies alone).
-        idle: longest gap between two reads of the stream, in seconds (None: the client's
-            read timeout). A slow stream whose gaps each stay within it completes.
-        total: a deadline for the whole stream, in seconds from the request (None: none).
-
-    An answer to a stream request that is not an event stream (a JSON completion or error
-    sent instead) is one event that arrives when its whole body has: ``first_event`` and
-    ``total`` bound the time from the request until the body is complete
-    (:class:`StreamFirstEventTimeoutError`, :class:`StreamDeadlineError`), and ``idle``
-    bounds each gap while it arrives (a gap too long raises
-    :class:`StreamFirstEventTimeoutError`, as it does before a stream's first event).
-    """
-
-    first_event: float | None = attrs.field(default=None, validator=_positive_or_none)
-    idle: float | None = attrs.field(default=None, validator=_positive_or_none)
-    total: float | None = attrs.field(default=None, validator=_positive_or_none)
 
 
 # -- the stream ------------------------------------------------------------------------
@@ -128,54 +121,72 @@ class AsyncStream(Generic[T]):
         request_id: the ``Helicone-Request-Id`` this client sent.
     """
 
+    # What a stream class says about its API (the Responses stream sets its own):
+    #: the model each event's JSON becomes;
+    _chunk_type: ClassVar[type[Any]]
+    #: builds what the chunks amount to (``add``, ``chunks``, ``finished``, ``result()``);
+    _accumulator_type: ClassVar[type[Any]]
+    #: the model a whole (non-stream) answer is read as, when one comes instead.
+    _answer_type: ClassVar[type[Any]]
+
     __slots__ = (
         "_acc",
-        "_closed",
         "_deadline",
         "_decoder",
-        "_done",
         "_fallback_target",
         "_first_event",
         "_hook",
         "_loads",
         "_pending",
         "_response",
-        "_synthetic",
+        "_state",
         "helicone",
         "request_id",
     )
 
     def __init__(
         self,
-        response: StreamingResponse,
+        response: StreamingResponse | None,
         *,
-        kind: str,
         request_id: str | None,
         helicone: HeliconeMetadata,
         timeouts: StreamTimeouts,
         started: float,
     ) -> None:
-        self._response: StreamingResponse | None = response
+        """A stream over ``response`` (None: an answer that came whole, see ``open_stream``)."""
+        self._response = response
+        self._state = _READING if response is not None else _ENDED
         self._decoder = SSEDecoder()
         self._pending: list[Any] = []
-        self._done = False
-        self._closed = False
-        self._synthetic = False
-        # Set by a client-side fallback chain once this stream serves it (_fallback.py).
+        # Set by a client-side fallback chain once this stream serves it (serve_fallback).
         self._fallback_target: str | None = None
         self.request_id = request_id
         self.helicone = helicone
-        self._acc: ChatCompletionAccumulator | CompletionAccumulator
-        self._hook: Callable[[Any], Any]
+        self._acc = self._accumulator_type()
+        self._hook: Callable[[Any], Any] = structure_hook(self._chunk_type)
         self._loads = loads_function()
-        if kind == "chat":
-            self._acc = ChatCompletionAccumulator()
-            self._hook = structure_hook(ChatCompletionChunk)
-        else:
-            self._acc = CompletionAccumulator()
-            self._hook = structure_hook(Completion)
         self._first_event = None if timeouts.first_event is None else started + timeouts.first_event
         self._deadline = None if timeouts.total is None else started + timeouts.total
+
+    @classmethod
+    async def open(cls, sender: Sender, call: Call) -> Self:
+        """Send ``call`` (a stream request) and return the stream over its answer.
+
+        The send path's constructor (``Sender.request(..., stream_cls=cls)`` calls it);
+        users get streams from ``create(..., stream=True)``.
+
+        Args:
+            sender: the send path to send through (retries before the first byte).
+            call: the prepared stream request.
+
+        Returns:
+            The open stream.
+
+        Raises:
+            APIStatusError, APIConnectionError, APIResponseValidationError,
+            StreamFirstEventTimeoutError, StreamDeadlineError: no stream could be opened.
+        """
+        return await open_stream(sender, call, cls)
 
     # -- iteration -----------------------------------------------------------------------
 
@@ -185,12 +196,12 @@ class AsyncStream(Generic[T]):
     async def __anext__(self) -> T:
         pending = self._pending
         while not pending:
-            if self._done:
+            if self._state is not _READING:
                 raise StopAsyncIteration
             try:
                 await self._fill()
             except BaseException as exc:
-                await self._close_shielded()
+                await self.aclose()
                 if self._fallback_target is not None and isinstance(exc, APIError):
                     raise self._interrupted(exc) from exc
                 raise
@@ -220,16 +231,16 @@ class AsyncStream(Generic[T]):
         Used by fallback chains, which may still move on while this raises.
         """
         try:
-            while not self._done and not any(map(has_content, self._pending)):
+            while self._state is _READING and not any(map(has_content, self._pending)):
                 await self._fill()
         except BaseException:
-            await self._close_shielded()
+            await self.aclose()
             raise
 
     async def _fill(self) -> None:
         response = self._response
-        if response is None:
-            self._done = True
+        if response is None:  # closed by another task meanwhile
+            self._state = _CLOSED
             return
         try:
             if self._acc.chunks and self._deadline is None:
@@ -256,7 +267,7 @@ class AsyncStream(Generic[T]):
         for event in events:
             data = event.data
             if data == "[DONE]":
-                self._done = True
+                self._state = _ENDED
                 await self._drain()
                 return
             self._handle(data)
@@ -315,11 +326,12 @@ class AsyncStream(Generic[T]):
         try:
             obj = self._loads(data)
         except ValueError as exc:
-            raise APIResponseValidationError(
-                f"A stream event is not valid JSON: {data[:200]!r}",
+            raise not_json(
+                data,
                 status_code=200,
-                body=data,
                 request_id=self.request_id,
+                source=None,
+                problem="A stream event is not valid JSON",
             ) from exc
         # The key test first: an ordinary chunk pays nothing more for the error rule.
         if type(obj) is dict and "error" in obj and reports_error(obj):
@@ -332,24 +344,25 @@ class AsyncStream(Generic[T]):
         try:
             chunk = self._hook(obj)
         except ShapeError as exc:
-            raise APIResponseValidationError(
-                f"A stream event does not have the expected shape: {exc}",
+            raise bad_shape(
+                exc,
+                data,
+                what="A stream event does not have the expected shape",
                 status_code=200,
-                body=data,
                 request_id=self.request_id,
             ) from exc
         self._acc.add(chunk)
         self._pending.append(chunk)
 
     def _end_of_body(self) -> None:
-        self._done = True
+        self._state = _ENDED
         tail = self._decoder.flush()
         if tail is not None and tail.data and tail.data != "[DONE]":
             # The body ended inside an event. If that event is complete JSON, use it:
             # the cut came after the last byte that mattered.
             with contextlib.suppress(APIResponseValidationError):
                 self._handle(tail.data)
-        if self._synthetic or self._acc.finished:
+        if self._acc.finished:
             return
         partial = self._acc.result()
         raise StreamTruncatedError(
@@ -382,15 +395,14 @@ class AsyncStream(Generic[T]):
     # -- closing -------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the stream and release its connection (safe to call twice, from any task)."""
-        self._done = True
-        self._closed = True
-        response, self._response = self._response, None
-        if response is not None:
-            await _close_response(response)
+        """Close the stream and release its connection (safe to call twice, from any task).
 
-    async def _close_shielded(self) -> None:
-        self._done = True
+        Chunks already read (a fallback chain reads ahead) are still delivered; nothing
+        more is read. The close is shielded from cancellation, so the connection is
+        released even when the closing task is being cancelled.
+        """
+        if self._state is _READING:
+            self._state = _CLOSED
         response, self._response = self._response, None
         if response is not None:
             await _close_response(response)
@@ -438,6 +450,11 @@ class AsyncStream(Generic[T]):
 
     # -- non-SSE answers --------------------------------------------------------------------
 
+    @classmethod
+    def _whole_as_chunk(cls, answer: Any) -> Any:
+        """The one chunk a whole answer (``_answer_type``) is delivered as."""
+        return answer
+
     async def _read_whole(self, response: StreamingResponse, max_bytes: int | None) -> bytes:
         """Read an answer that is not an event stream, within the stream's budgets; close it.
 
@@ -463,34 +480,38 @@ class AsyncStream(Generic[T]):
         except (TimeoutError, APIConnectionError) as exc:
             raise self._read_error(exc) from exc
         finally:
-            await self._close_shielded()
+            await self.aclose()
+            # The answer came whole: what it holds is delivered as chunks (_deliver_whole).
+            self._state = _ENDED
 
     def _deliver_whole(self, data: Any, status: int) -> None:
-        """Turn a JSON completion that came instead of a stream into chunks."""
-        self._synthetic = True
-        try:
-            if isinstance(self._acc, ChatCompletionAccumulator):
-                completion = structure(data, ChatCompletion)
-                chunk: Any = completion_as_chunk(completion)
-            else:
-                chunk = structure(data, Completion)
-        except ShapeError as exc:
-            raise APIResponseValidationError(
-                f"The gateway answered {status} with JSON that is neither a stream nor a "
-                f"completion: {exc}",
-                status_code=status,
-                body=data,
-                request_id=self.request_id,
-            ) from exc
+        """Turn a JSON answer that came instead of a stream into chunks."""
+        answer = structured(
+            data,
+            structure_hook(self._answer_type),
+            what=(
+                f"The gateway answered {status} with JSON that is neither a stream nor a completion"
+            ),
+            status_code=status,
+            request_id=self.request_id,
+        )
+        chunk = self._whole_as_chunk(answer)
         self._acc.add(chunk)
         self._pending.append(chunk)
-        self._done = True
 
 
 class ChatCompletionStream(AsyncStream[ChatCompletionChunk]):
     """A stream of :class:`ChatCompletionChunk` (``chat.completions.create(stream=True)``)."""
 
+    _chunk_type = ChatCompletionChunk
+    _accumulator_type = ChatCompletionAccumulator
+    _answer_type = ChatCompletion
+
     __slots__ = ()
+
+    @classmethod
+    def _whole_as_chunk(cls, answer: ChatCompletion) -> ChatCompletionChunk:
+        return completion_as_chunk(answer)
 
     @property
     def accumulated(self) -> ChatCompletion:
@@ -514,6 +535,10 @@ class ChatCompletionStream(AsyncStream[ChatCompletionChunk]):
 
 class CompletionStream(AsyncStream[Completion]):
     """A stream of text :class:`Completion` chunks (``completions.create(stream=True)``)."""
+
+    _chunk_type = Completion
+    _accumulator_type = CompletionAccumulator
+    _answer_type = Completion
 
     __slots__ = ()
 
@@ -564,19 +589,33 @@ async def _close_response(response: StreamingResponse) -> None:
         await response.aclose()
 
 
-async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStream[Any]:
-    """Send a streaming request (with retries before the first byte) and wrap the answer."""
+async def open_stream(sender: Sender, call: Call, cls: type[S]) -> S:
+    """Send a streaming request (with retries before the first byte) and wrap the answer.
+
+    Args:
+        sender: the send path.
+        call: a stream request (``call.stream`` holds its budgets).
+        cls: the stream class.
+
+    Returns:
+        The stream.
+
+    Raises:
+        StreamFirstEventTimeoutError, StreamDeadlineError: no answer within the budgets.
+        APIStatusError, APIConnectionError, APIResponseValidationError: as ``Sender.send``,
+            or a JSON error (or a body that is not JSON) came instead of a stream.
+    """
     import anyio
 
     started = anyio.current_time()
-    timeouts = client._stream_timeouts(call)
+    timeouts = call.stream if call.stream is not None else StreamTimeouts()
     budgets = [b for b in (timeouts.first_event, timeouts.total) if b is not None]
     if budgets:
         # The first-event and total budgets run from the request, so they cover the wait
         # for the response headers (and any retries before them) too.
         try:
             with anyio.fail_after(min(budgets)):
-                response = await client._open_with_retries(call)
+                response = await sender.send(call, stream=True)
         except TimeoutError as exc:
             cls_ = (
                 StreamFirstEventTimeoutError
@@ -588,36 +627,56 @@ async def open_stream(client: AsyncHelicone, call: _Call, kind: str) -> AsyncStr
                 request_id=call.request_id,
             ) from exc
     else:
-        response = await client._open_with_retries(call)
-    meta = HeliconeMetadata.from_headers(response.headers, sent_request_id=call.request_id)
-    cls: type[AsyncStream[Any]] = ChatCompletionStream if kind == "chat" else CompletionStream
-    stream = cls(
-        response,
-        kind=kind,
-        request_id=call.request_id,
-        helicone=meta,
-        timeouts=timeouts,
-        started=started,
-    )
+        response = await sender.send(call, stream=True)
+    meta = helicone_of(response.headers, call.request_id)
     ctype = response.headers.get("content-type", "")
-    if "text/event-stream" not in ctype:
-        # Not a stream: read it as a normal answer, so it is never an empty "success".
-        body = await stream._read_whole(response, client._transport.max_response_bytes)
-        stream._done = False
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise APIResponseValidationError(
-                f"The gateway answered {response.status_code} ({ctype or 'no content type'}) "
-                f"to a stream request with a body that is neither an event stream nor JSON: "
-                f"{body[:200]!r}",
-                status_code=response.status_code,
-                body=body.decode("utf-8", errors="replace"),
-                request_id=call.request_id,
-            ) from exc
-        if type(data) is dict and reports_error(data):
-            error = error_in_answer(data, response.headers, request_id=call.request_id)
-            error.helicone = meta
-            raise error
-        stream._deliver_whole(data, response.status_code)
+    stream = cls(
+        response, request_id=call.request_id, helicone=meta, timeouts=timeouts, started=started
+    )
+    if "text/event-stream" in ctype:
+        return stream
+    # Not a stream: read it as a normal answer, so it is never an empty "success".
+    body = await stream._read_whole(response, sender.transport.max_response_bytes)
+    data = parse_json(
+        body,
+        status_code=response.status_code,
+        request_id=call.request_id,
+        content_type=ctype or "no content type",
+        problem="to a stream request with a body that is neither an event stream nor JSON",
+        empty="parse",
+    )
+    if type(data) is dict and reports_error(data):
+        raise answer_error(data, response.headers, call.request_id, helicone=meta)
+    stream._deliver_whole(data, response.status_code)
     return stream
+
+
+# -- for the fallback layer (chains fail over until the first content) ----------------------
+
+
+async def read_ahead(stream: AsyncStream[Any]) -> None:
+    """Read, without yielding, until a chunk with content (or the end) is pending.
+
+    Args:
+        stream: a stream no chunk of which reached the caller yet.
+
+    Raises:
+        APIError: what reading raised (the stream is closed then).
+    """
+    await stream._read_ahead()
+
+
+def stream_status(stream: AsyncStream[Any]) -> int | None:
+    """The HTTP status of a stream's answer (None once its response is released)."""
+    response = stream._response
+    return response.status_code if response is not None else None
+
+
+def serve_fallback(stream: AsyncStream[Any], target: str, attempts: tuple[Any, ...]) -> None:
+    """Mark ``stream`` as serving a client-side chain for ``target``.
+
+    Its ``.helicone.attempts`` becomes ``attempts``, and a failure after its first content
+    raises :class:`StreamInterruptedError` (nothing is replayed from another target).
+    """
+    stream.helicone = attrs.evolve(stream.helicone, attempts=attempts)
+    stream._fallback_target = target

@@ -1,4 +1,4 @@
-"""The HTTP layer: owns the ``httpx2.AsyncClient`` and is the one place httpx2 errors are mapped.
+"""Layer 1 (transport): owns the ``httpx2.AsyncClient``; the one place httpx2 errors are mapped.
 
 Everything that touches httpx2 lives here, so that:
 
@@ -34,6 +34,7 @@ from ._exceptions import (
     HeliconeError,
     InvalidInputError,
 )
+from ._timeouts import TimeoutArg as TimeoutArg
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -68,14 +69,15 @@ DEFAULT_POOL_TIMEOUT = 30.0
 #: make the client buffer.
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
-#: A timeout argument: seconds for every phase, an ``httpx2.Timeout``, or None for none.
-TimeoutArg = "float | httpx2.Timeout | None"
-
 _USER_AGENT = "aiohelicone/{} python/{}.{}.{}".format(__version__, *sys.version_info[:3])
 
 
 class Outgoing(Protocol):
-    """A prepared request, as :class:`Transport` sends it (``_client._Call`` is one)."""
+    """A prepared request, as :class:`Transport` sends it (``_send.Call`` is one).
+
+    ``timeout`` is the one to use in both modes: for a stream request the send path has
+    already put the stream's idle budget in its read timeout.
+    """
 
     @property
     def method(self) -> str: ...
@@ -89,8 +91,6 @@ class Outgoing(Protocol):
     def params(self) -> Mapping[str, Any] | None: ...
     @property
     def timeout(self) -> httpx2.Timeout | None: ...
-    @property
-    def stream_timeout(self) -> httpx2.Timeout | None: ...
     @property
     def request_id(self) -> str | None: ...
 
@@ -226,6 +226,11 @@ class Transport:
         limits: pool limits for a client we create.
         http_client: a caller's client, used as it is and never closed by us.
         max_response_bytes: the most of one answer :meth:`request` reads (None: no cap).
+        transport: an ``httpx2.AsyncBaseTransport`` for the client we create (which we own
+            and close), e.g. ``httpx2.ASGITransport`` for in-process tests.
+
+    Raises:
+        TypeError: a wrong type, or both ``http_client`` and ``transport``.
     """
 
     def __init__(
@@ -237,9 +242,19 @@ class Transport:
         timeout: httpx2.Timeout,
         limits: httpx2.Limits | None,
         http_client: httpx2.AsyncClient | None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         import httpx2
+
+        if transport is not None:
+            if http_client is not None:
+                raise TypeError("pass http_client or transport, not both")
+            if not isinstance(transport, httpx2.AsyncBaseTransport):
+                raise TypeError(
+                    f"transport must be an httpx2.AsyncBaseTransport, got "
+                    f"{type(transport).__name__}"
+                )
 
         if http_client is not None and not isinstance(http_client, httpx2.AsyncClient):
             raise TypeError(
@@ -278,6 +293,7 @@ class Transport:
                 timeout=timeout,
                 limits=limits or httpx2.Limits(max_connections=100, max_keepalive_connections=20),
                 follow_redirects=False,
+                transport=transport,
             )
         else:
             self._headers = {**headers, **auth}
@@ -310,7 +326,7 @@ class Transport:
         return RawResponse(response.status_code, plain_headers(response.headers.raw), content)
 
     async def open_stream(self, call: Outgoing) -> StreamingResponse:
-        """Send a request (with ``call.stream_timeout``) and return once the headers arrived.
+        """Send a request and return once the headers arrived.
 
         The caller must close the returned response (``aclose``).
         """
@@ -386,7 +402,7 @@ class Transport:
         headers += ours
         if content is not None:
             headers.append((b"content-length", str(len(content)).encode()))
-        timeout = call.stream_timeout if stream else call.timeout
+        timeout = call.timeout
         return httpx2.Request(
             call.method,
             url,
@@ -397,7 +413,7 @@ class Transport:
 
     def _built_request(self, call: Outgoing, stream: bool) -> httpx2.Request:
         headers = {**self._headers, **_request_headers(call, stream)}
-        timeout = call.stream_timeout if stream else call.timeout
+        timeout = call.timeout
         return self._client.build_request(
             call.method,
             f"{self.base_url}/{call.path}",

@@ -23,7 +23,6 @@ from aiohelicone import (
     StreamDeadlineError,
     StreamFirstEventTimeoutError,
     StreamTimeouts,
-    _retry,
 )
 from aiohelicone.testing import (
     Fail,
@@ -32,6 +31,7 @@ from aiohelicone.testing import (
     LoopbackServer,
     RawResponse,
     Reply,
+    no_retry_waits,
 )
 
 pytestmark = pytest.mark.anyio
@@ -76,7 +76,7 @@ def trickle(count: int, interval: float) -> RawResponse:
 
 @pytest.fixture(autouse=True)
 def no_waits() -> Iterator[None]:
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 

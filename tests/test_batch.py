@@ -34,6 +34,7 @@ from aiohelicone.testing import (
     RequestRecord,
     Respond,
     Stall,
+    no_retry_waits,
     serve,
 )
 
@@ -865,7 +866,7 @@ async def test_client_retries_see_a_bounded_endless_wait(env: Env) -> None:
     async with AsyncHelicone(
         api_key="sk-test", base_url=f"{env.server.url}/v1", max_retries=3
     ) as client:
-        with _retry.waits_disabled(), anyio.fail_after(5):
+        with no_retry_waits(), anyio.fail_after(5):
             [result] = await collect_batch(client, [chat(0)], rate_limit_retries=3)
     assert isinstance(result.error, RateLimitError)
     assert result.error.retry_after == _retry.MAX_WAIT

@@ -29,6 +29,7 @@ from aiohelicone import (
     UnprocessableEntityError,
     _retry,
 )
+from aiohelicone.testing import no_retry_waits
 
 pytestmark = pytest.mark.anyio
 
@@ -79,7 +80,7 @@ def make_client(handler: Handler, **kwargs: Any) -> AsyncHelicone:
 
 @pytest.fixture(autouse=True)
 def no_waits() -> Iterator[None]:
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 
@@ -784,3 +785,92 @@ async def test_every_status_error_carries_the_requested_wait(waits: list[float])
         )
     assert info.value.retry_after == 2.0
     assert waits == [2.0]
+
+
+# -- transport= and on_retry= ------------------------------------------------------------
+
+
+async def test_transport_argument_builds_an_owned_pool_on_it() -> None:
+    """transport=: requests go through it with the client's headers; aclose() closes the pool."""
+    rec = Recorder(ok())
+    client = AsyncHelicone(
+        api_key=KEY, base_url="https://gw.test/v1", transport=httpx2.MockTransport(rec)
+    )
+    await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    sent = rec.requests[0]
+    assert str(sent.url) == "https://gw.test/v1/chat/completions"
+    assert sent.headers["authorization"] == f"Bearer {KEY}"
+    assert sent.headers["user-agent"].startswith("aiohelicone/")
+    assert "authorization" not in client.http_client.headers  # added per request
+    http = client.http_client
+    await client.aclose()
+    assert client.is_closed and http.is_closed
+
+
+def test_transport_argument_is_checked() -> None:
+    """transport= must be an httpx2.AsyncBaseTransport, and not come with http_client."""
+    with pytest.raises(TypeError, match="AsyncBaseTransport"):
+        AsyncHelicone(api_key=KEY, transport=object())  # type: ignore[arg-type]
+    mock = httpx2.MockTransport(Recorder(ok()))
+    with pytest.raises(TypeError, match="not both"):
+        AsyncHelicone(api_key=KEY, transport=mock, http_client=httpx2.AsyncClient(transport=mock))
+
+
+async def test_on_retry_sees_each_retry_with_its_error_number_and_wait() -> None:
+    """on_retry(error, retry, wait): once per retry, numbered from 1, the server's wait."""
+    rec = Recorder(
+        httpx2.Response(503, json={"error": {"message": "busy"}}, headers={"retry-after": "2"}),
+        httpx2.Response(
+            429, json={"error": {"message": "slow"}}, headers={"retry-after-ms": "250"}
+        ),
+        ok(),
+    )
+    seen: list[tuple[type[BaseException], int, float]] = []
+    client = make_client(rec, on_retry=lambda e, n, w: seen.append((type(e), n, w)))
+    answer = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert answer.choices[0].message.content == "Paris."
+    assert seen == [(InternalServerError, 1, 2.0), (RateLimitError, 2, 0.25)]
+
+
+async def test_on_retry_is_not_called_without_a_retry() -> None:
+    """on_retry: nothing for a first-try success, nor for an error that is not retried."""
+    seen: list[object] = []
+    client = make_client(
+        Recorder(httpx2.Response(400, json={"error": {"message": "no"}})),
+        on_retry=lambda *args: seen.append(args),
+    )
+    with pytest.raises(BadRequestError):
+        await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert seen == []
+
+
+async def test_on_retry_that_raises_is_logged_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    """An exception from on_retry does not change the call's outcome; it is logged."""
+
+    def hook(error: object, retry: int, wait: float) -> None:
+        raise RuntimeError("hook broke")
+
+    client = make_client(Recorder(httpx2.Response(502), ok()), on_retry=hook)
+    with caplog.at_level("WARNING", logger="aiohelicone"):
+        answer = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert answer.choices[0].message.content == "Paris."
+    assert any("on_retry" in r.getMessage() for r in caplog.records)
+
+
+async def test_retries_are_logged_at_debug_without_headers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each retry is one DEBUG line: method, path, error class, wait; never the key."""
+    client = make_client(Recorder(httpx2.Response(503), ok()))
+    with caplog.at_level("DEBUG", logger="aiohelicone"):
+        await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohelicone"]
+    assert len(lines) == 1
+    assert "retry 1 of 2: POST chat/completions after InternalServerError" in lines[0]
+    assert KEY not in lines[0]
+
+
+def test_on_retry_must_be_callable() -> None:
+    """A non-callable on_retry is refused when the client is built."""
+    with pytest.raises(TypeError, match="on_retry"):
+        AsyncHelicone(api_key=KEY, on_retry="print")  # type: ignore[arg-type]

@@ -9,8 +9,16 @@ import anyio
 import httpx2
 import pytest
 
-from aiohelicone import APIConnectionError, APITimeoutError, AsyncHelicone, _retry
-from aiohelicone.testing import Delay, FakeGateway, LoopbackServer, Reply, Reset, Stall
+from aiohelicone import APIConnectionError, APITimeoutError, AsyncHelicone
+from aiohelicone.testing import (
+    Delay,
+    FakeGateway,
+    LoopbackServer,
+    Reply,
+    Reset,
+    Stall,
+    no_retry_waits,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -20,7 +28,7 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 @pytest.fixture(autouse=True)
 def no_waits() -> Iterator[None]:
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 

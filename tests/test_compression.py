@@ -26,7 +26,6 @@ from aiohelicone import (
     ContentDecodingError,
     InternalServerError,
     StreamTruncatedError,
-    _retry,
 )
 from aiohelicone._decoders import accept_encoding
 from aiohelicone.testing import (
@@ -39,6 +38,7 @@ from aiohelicone.testing import (
     Stall,
     TruncatedStream,
     fake_client,
+    no_retry_waits,
 )
 
 pytestmark = pytest.mark.anyio
@@ -55,7 +55,7 @@ def ask(text: str = "hi") -> list[dict[str, str]]:
 
 @pytest.fixture(autouse=True)
 def no_waits() -> AsyncIterator[None]:
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 

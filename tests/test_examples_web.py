@@ -28,7 +28,7 @@ import httpx2
 import pytest
 from hypercorn.config import Config
 
-from aiohelicone import AsyncHelicone, HeliconeError, _retry
+from aiohelicone import AsyncHelicone, HeliconeError
 from aiohelicone.testing import (
     Delay,
     Fail,
@@ -42,6 +42,7 @@ from aiohelicone.testing import (
     SlowDrip,
     Stall,
     TruncatedStream,
+    no_retry_waits,
     serve,
 )
 
@@ -88,7 +89,7 @@ def anyio_backend(example: str) -> str:
 
 @pytest.fixture(autouse=True)
 def no_waits() -> Iterator[None]:
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 

@@ -38,7 +38,6 @@ from aiohelicone import (
     StreamTimeouts,
     StreamTruncatedError,
     UnprocessableEntityError,
-    _retry,
     parse_model,
     should_fall_back,
 )
@@ -57,6 +56,7 @@ from aiohelicone.testing import (
     Reset,
     Stall,
     TruncatedStream,
+    no_retry_waits,
     serve,
 )
 
@@ -70,7 +70,7 @@ JSON = "application/json"
 
 @pytest.fixture(autouse=True)
 def no_waits() -> Iterator[None]:
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 

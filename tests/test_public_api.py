@@ -100,3 +100,27 @@ def test_pure_modules_do_no_io_imports(module: str) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             imported.add(node.module.split(".")[0])
     assert not imported & {"httpx2", "httpx", "anyio", "asyncio", "trio"}
+
+
+def test_testing_kit_sets_no_private_attribute_of_another_object() -> None:
+    """aiohelicone.testing uses the client's public API (transport=, no_retry_waits)."""
+    assert "no_retry_waits" in aiohelicone.testing.__all__
+    folder = pathlib.Path(aiohelicone.testing.__file__).parent
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                targets = [node.target]
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr.startswith("_")
+                    and not (
+                        isinstance(target.value, ast.Name) and target.value.id in {"self", "cls"}
+                    )
+                ):
+                    found.append(f"{path.name}:{node.lineno} {ast.unparse(target)}")
+    assert found == []

@@ -24,10 +24,9 @@ from aiohelicone import (
     NotFoundError,
     RequestFilter,
     SessionSummary,
-    _retry,
 )
 from aiohelicone._rest import DEFAULT_UUID, request_id_of, resolve_rest_base_url
-from aiohelicone.testing import Fail, FakeGateway, Reply, cost_usd, serve
+from aiohelicone.testing import Fail, FakeGateway, Reply, cost_usd, no_retry_waits, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +42,7 @@ def ask(text: str) -> list[dict[str, str]]:
 @pytest.fixture(autouse=True)
 def no_waits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("HELICONE_REST_BASE_URL", raising=False)
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 

@@ -15,8 +15,15 @@ from typing import Any
 
 import pytest
 
-from aiohelicone import AsyncHelicone, _retry
-from aiohelicone.testing import FAKE_API_KEY, Fail, FakeGateway, RequestRecord, fake_client
+from aiohelicone import AsyncHelicone
+from aiohelicone.testing import (
+    FAKE_API_KEY,
+    Fail,
+    FakeGateway,
+    RequestRecord,
+    fake_client,
+    no_retry_waits,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +64,7 @@ def helicone_headers(record: RequestRecord) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def no_waits() -> Iterator[None]:
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 

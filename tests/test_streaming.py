@@ -22,7 +22,6 @@ from aiohelicone import (
     StreamIdleTimeoutError,
     StreamTimeouts,
     StreamTruncatedError,
-    _retry,
 )
 from aiohelicone.testing import (
     Fail,
@@ -36,6 +35,7 @@ from aiohelicone.testing import (
     Stall,
     ToolCall,
     TruncatedStream,
+    no_retry_waits,
 )
 
 pytestmark = pytest.mark.anyio
@@ -60,7 +60,7 @@ def chunk(content: str | None = None, finish: str | None = None, **extra: Any) -
 
 @pytest.fixture(autouse=True)
 def no_waits() -> Iterator[None]:
-    with _retry.waits_disabled():
+    with no_retry_waits():
         yield
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx2
 import pytest
 
-from aiohelicone import AsyncHelicone, AuthenticationError
+from aiohelicone import AsyncHelicone, AuthenticationError, RetryPolicy, _retry
 from aiohelicone.testing import (
     FAKE_API_KEY,
     Fail,
     FakeGateway,
     ServedFake,
     fake_client,
+    no_retry_waits,
     serve_client,
 )
 
@@ -61,6 +63,8 @@ async def test_fake_client_passes_client_arguments() -> None:
     assert len(gateway.requests) == 1
     with pytest.raises(TypeError, match="http_client"):
         fake_client(gateway, http_client=None)
+    with pytest.raises(TypeError, match="transport"):
+        fake_client(gateway, transport=httpx2.ASGITransport(app=gateway))
 
 
 async def test_serve_client_serves_over_loopback() -> None:
@@ -89,3 +93,36 @@ async def test_serve_client_makes_a_gateway() -> None:
     assert isinstance(gateway, FakeGateway)
     assert gateway.last_request.endpoint == "models"
     assert any(model.id == "gpt-4o-mini" for model in models.data)
+
+
+async def test_no_retry_waits_retries_at_once_with_the_same_decisions() -> None:
+    """no_retry_waits: an hour of backoff is skipped; the retries and their waits stay."""
+    gateway = FakeGateway()
+    gateway.script("gpt-4o-mini/openai", [Fail(503), Fail(503)])
+    waits: list[float] = []
+    policy = RetryPolicy(initial_delay=3600.0, max_delay=3600.0, jitter=0.0)
+    async with fake_client(
+        gateway, retry_policy=policy, on_retry=lambda e, n, w: waits.append(w)
+    ) as client:
+        # fail_after only guards against a hang; nothing here measures time.
+        with no_retry_waits(), anyio.fail_after(60):
+            answer = await client.chat.completions.create(
+                model="gpt-4o-mini/openai", messages=MESSAGES
+            )
+    assert answer.choices[0].message.content == "You said: hi"
+    assert waits == [3600.0, 3600.0]
+    assert len(gateway.requests) == 3
+
+
+def test_no_retry_waits_nests_and_restores_the_setting() -> None:
+    """no_retry_waits: nested blocks keep waits off; leaving (even by an error) restores."""
+    assert _retry._waits_enabled
+    with no_retry_waits():
+        assert not _retry._waits_enabled
+        with no_retry_waits():
+            assert not _retry._waits_enabled
+        assert not _retry._waits_enabled
+    assert _retry._waits_enabled
+    with pytest.raises(RuntimeError), no_retry_waits():
+        raise RuntimeError("boom")
+    assert _retry._waits_enabled

@@ -87,3 +87,21 @@ async def usage() -> None:
         assert_type(exc.status_code, int)
     capped = AsyncHelicone(api_key="sk-helicone-x", max_response_bytes=64 * 1024 * 1024)
     await capped.aclose()
+
+
+async def test_kit_usage() -> None:
+    import httpx2
+
+    from aiohelicone.testing import FakeGateway, no_retry_waits
+
+    def log_retry(error: aiohelicone.APIError, retry: int, wait: float) -> None:
+        print(type(error).__name__, retry, wait)
+
+    client = AsyncHelicone(
+        api_key="sk-helicone-x",
+        transport=httpx2.ASGITransport(app=FakeGateway()),
+        on_retry=log_retry,
+    )
+    with no_retry_waits():
+        await client.models.list()
+    await client.aclose()

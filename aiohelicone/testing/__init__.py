@@ -14,7 +14,7 @@ request, and can be scripted per target to fail, stall, reset or truncate::
 It also serves Helicone's REST API from what it recorded (``gateway.rest``: logged requests
 with costs from :data:`PRICES`, feedback, scores, sessions, user metrics; see
 ``_rest_api.py``) and expands stored prompts (``gateway.prompts``): point a client's
-``rest_base_url`` at the same URL.
+``rest_base_url`` at the same URL. :func:`no_retry_waits` makes retries happen at once.
 """
 
 from ._client import FAKE_API_KEY as FAKE_API_KEY
@@ -53,6 +53,7 @@ from ._rest_api import RestAPI as RestAPI
 from ._rest_api import cost_usd as cost_usd
 from ._server import LoopbackServer as LoopbackServer
 from ._server import serve as serve
+from ._waits import no_retry_waits as no_retry_waits
 
 __all__ = [
     "ABORT_EXTENSION",
@@ -89,6 +90,7 @@ __all__ = [
     "cost_usd",
     "echo",
     "fake_client",
+    "no_retry_waits",
     "serve",
     "serve_client",
 ]

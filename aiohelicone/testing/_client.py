@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
-from aiohelicone._client import AsyncHelicone
+from aiohelicone import AsyncHelicone
 
 from ._gateway import FakeGateway
 from ._server import LoopbackServer, serve
@@ -48,7 +48,8 @@ def fake_client(gateway: FakeGateway | None = None, **client_kwargs: Any) -> Asy
     Args:
         gateway: the fake to talk to; a fresh :class:`FakeGateway` when None (pass your
             own to script it and to inspect ``gateway.requests``).
-        **client_kwargs: any :class:`AsyncHelicone` argument but ``http_client``;
+        **client_kwargs: any :class:`AsyncHelicone` argument but ``http_client`` and
+            ``transport``;
             ``api_key`` defaults to :data:`FAKE_API_KEY` and ``base_url`` to a placeholder
             host that is never resolved.
 
@@ -56,23 +57,21 @@ def fake_client(gateway: FakeGateway | None = None, **client_kwargs: Any) -> Asy
         The client; close it with ``async with`` or ``await client.aclose()``.
 
     Raises:
-        TypeError: ``http_client`` was given (the helper supplies its own), or another
-            argument is wrong for :class:`AsyncHelicone`.
+        TypeError: ``http_client`` or ``transport`` was given (the helper supplies its
+            own), or another argument is wrong for :class:`AsyncHelicone`.
         HeliconeError: an argument was refused by :class:`AsyncHelicone`.
     """
     import httpx2
 
-    if "http_client" in client_kwargs:
-        raise TypeError("fake_client() supplies its own http_client")
+    for name in ("http_client", "transport"):
+        if name in client_kwargs:
+            raise TypeError(f"fake_client() supplies its own {name}")
     client_kwargs.setdefault("api_key", FAKE_API_KEY)
     client_kwargs.setdefault("base_url", _IN_PROCESS_URL)
     app = gateway if gateway is not None else FakeGateway()
-    http_client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))
-    client = AsyncHelicone(http_client=http_client, **client_kwargs)
-    # A caller's http_client is never closed by AsyncHelicone; this one is ours to give
-    # away, so the client owns it (``client.aclose()`` closes it, ``is_closed`` is true).
-    client._transport._owns_client = True
-    return client
+    # Handed over with the public ``transport=``: the client builds its pool on it and owns
+    # it (``client.aclose()`` closes it, ``is_closed`` is true).
+    return AsyncHelicone(transport=httpx2.ASGITransport(app=app), **client_kwargs)
 
 
 class ServedFake(NamedTuple):
