@@ -1,5 +1,6 @@
-"""aiohelicone: an async-first client for the Helicone AI Gateway, on asyncio and trio.
+"""Layer 7 (public face): aiohelicone, an async client for the Helicone AI Gateway (re-exports).
 
+Async-first, on asyncio and trio.
 Re-exports only. ``import aiohelicone`` is cheap: httpx2 and cattrs are imported when the
 first client is built, the optional subsystems (batch, REST API, analytics) when first used
 (see ``_LAZY``), and nothing here reads files or starts threads.
@@ -72,11 +73,11 @@ if _typing.TYPE_CHECKING:
     from ._analytics import VolumeBucket as VolumeBucket
     from ._analytics import analyze as analyze
     from ._analytics import summarize as summarize
-    from ._batch import BatchRequest as BatchRequest
-    from ._batch import BatchResult as BatchResult
     from ._batch import BatchRun as BatchRun
     from ._batch import collect_batch as collect_batch
     from ._batch import run_batch as run_batch
+    from ._batch_items import BatchRequest as BatchRequest
+    from ._batch_items import BatchResult as BatchResult
     from ._fallback import Attempt as Attempt
     from ._fallback import CoolDown as CoolDown
     from ._fallback import FallbackPolicy as FallbackPolicy
@@ -88,11 +89,14 @@ if _typing.TYPE_CHECKING:
     from ._rest_records import SessionSummary as SessionSummary
     from ._rest_records import UserMetrics as UserMetrics
 
+# The one list of the lazily loaded names (name -> module): __getattr__ loads from it, and
+# __all__ and __dir__ are built from it; the TYPE_CHECKING imports above repeat it for type
+# checkers, and tests/test_public_api.py checks that the two agree.
 _LAZY: dict[str, str] = {
     "AsyncPager": "_rest_records",
     "Attempt": "_fallback",
-    "BatchRequest": "_batch",
-    "BatchResult": "_batch",
+    "BatchRequest": "_batch_items",
+    "BatchResult": "_batch_items",
     "BatchRun": "_batch",
     "CoolDown": "_fallback",
     "FallbackPolicy": "_fallback",
@@ -112,21 +116,17 @@ _LAZY: dict[str, str] = {
     "summarize": "_analytics",
 }
 
-__all__ = [
+# The names imported above, eagerly.
+_EAGER = [
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncHelicone",
-    "AsyncPager",
     "AsyncStream",
-    "Attempt",
     "AuthenticationError",
     "BadRequestError",
-    "BatchRequest",
-    "BatchResult",
-    "BatchRun",
     "CacheInfo",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -142,23 +142,17 @@ __all__ = [
     "CompletionStream",
     "ConflictError",
     "ContentDecodingError",
-    "CoolDown",
     "CreateEmbeddingResponse",
     "DEFAULT_BASE_URL",
     "Embedding",
     "EmbeddingUsage",
     "ErrorDetail",
     "FallbackExhaustedError",
-    "FallbackPolicy",
-    "GroupStats",
-    "HeliconeAPIError",
     "HeliconeError",
     "HeliconeMetadata",
     "HeliconeOptions",
     "InternalServerError",
     "InvalidInputError",
-    "LatencyStats",
-    "LoggedRequest",
     "Model",
     "ModelChain",
     "ModelList",
@@ -168,10 +162,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitInfo",
     "RateLimitPolicy",
-    "Report",
-    "RequestFilter",
     "RetryPolicy",
-    "SessionSummary",
     "StreamDeadlineError",
     "StreamFirstEventTimeoutError",
     "StreamIdleTimeoutError",
@@ -181,16 +172,11 @@ __all__ = [
     "UnknownProviderWarning",
     "UnprocessableEntityError",
     "Usage",
-    "UserMetrics",
-    "VolumeBucket",
     "__version__",
-    "analyze",
-    "collect_batch",
     "parse_model",
-    "run_batch",
-    "should_fall_back",
-    "summarize",
 ]
+
+__all__ = sorted([*_EAGER, *_LAZY])
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -205,4 +191,4 @@ def __getattr__(name: str) -> _typing.Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,380 +1,52 @@
-"""Concurrent batches: ``run_batch`` runs many requests with bounded concurrency and rate limits.
+"""Layer 6 (batch engine): ``run_batch`` runs many requests with bounded concurrency and limits.
 
 The moving parts::
 
     requests (iterable or async iterable, pulled lazily)
-      -> _SyncSource          one item at a time, pulled by the worker that is free
-         | _AsyncSource       (an async iterable gets one prefetching feeder task)
-      -> N worker tasks       N = concurrency; each: take an item, wait for the _Governor,
+      -> SyncSource           one item at a time, pulled by the worker that is free
+         | AsyncSource        (an async iterable gets one prefetching feeder task)
+      -> N worker tasks       N = concurrency; each: take an item, wait for the Governor,
                               send it through the client, emit a BatchResult
       -> a result stream      bounded: a slow consumer slows the workers (flat memory)
       -> BatchRun.__anext__   as they finish, or in input order (``ordered=True``)
 
-A :class:`BatchRequest` checks its body when it is built, with the function its endpoint's
-``create()`` builds its body with (:func:`check_body`), so a bad body is refused before the
-batch starts rather than becoming a failure after others were sent.
+The requests and results are in ``_batch_items`` (a request checks its body when it is
+built), the pacing arithmetic in ``_governor`` (its docstring gives the rate-limit rules)
+and the two sources in ``_batch_source``; this module is the engine that ties them together.
 
 A fixed pool of workers fed one item at a time costs less than a task per request (no
 task is created per request and no 10,000 tasks wait on a semaphore), and it bounds what is
 pulled from the input: at most ``concurrency`` items are held by workers, plus ``buffer``
 results not yet consumed (plus ``buffer`` prefetched items for an async iterable).
-
-The :class:`_Governor` decides when the next request may go. It does no I/O and is given
-the time by its caller, so its arithmetic is tested without sleeping:
-
-- **Client-side budgets** (``max_requests_per_minute``, ``max_tokens_per_minute``) are
-  paced evenly, GCRA-style: every request reserves the next free slot of each budget and
-  pushes it ``cost * 60 / limit`` seconds further, so sends are spread over the minute
-  rather than burst at its start, and no minute sees more than the budget plus one
-  request. A request's token cost is *estimated* before it is sent as
-  ``ceil(prompt characters / 4) + max_tokens * n`` (``max_completion_tokens`` when given;
-  0 when neither is), and *corrected* when the answer arrives: the schedule moves by
-  ``(usage.total_tokens - estimate) * 60 / limit``. A failed request keeps its estimate.
-- **A 429** (``RateLimitError``; not one caused by exhausted credits, which waiting does
-  not fix) pauses every send until ``retry_after`` has passed (the client reads it from
-  ``retry-after-ms``, ``Retry-After`` or ``Helicone-RateLimit-Reset``), or for an
-  exponential backoff (1, 2, 4 ... 60 s) when the gateway named no wait. A ``retry_after``
-  over the client's ``RetryPolicy.max_retry_after`` (60 s by default) pauses nothing: that
-  request fails at once with the ``RateLimitError`` (whose ``retry_after`` says how long
-  the gateway wants), as the client itself does. Otherwise the 429 halves the
-  number of requests allowed in flight (once per pause), and puts the request back to be
-  sent again, up to ``rate_limit_retries`` times. Each later success allows one more
-  request in flight again, up to ``concurrency`` (additive increase, multiplicative
-  decrease). The client's own retries (its ``RetryPolicy``) happen before a 429 reaches
-  the batch; build the client with ``max_retries=0`` to leave 429s to the batch alone.
-- **``Helicone-RateLimit-Remaining``** on an answer (a Helicone rate-limit policy is the
-  limit shared by every machine using it) is watched: once it falls below
-  ``max(concurrency, 10% of the quota)``, what remains is spread evenly over the seconds
-  to ``Helicone-RateLimit-Reset``; at 0, sends pause until the reset (1 s when the gateway
-  gave none). A reset further away than ``max_retry_after`` counts as ``max_retry_after``
-  away, so no wait the server asks for holds the batch longer than that.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import attrs
 from anyio.abc import TaskGroup
 
-from ._arguments import chat_completion_body, completion_body, embedding_body, flag
+from ._batch_items import (
+    BatchRequest,
+    BatchResult,
+    _as_request,
+    _body_params,
+    _item_id,
+    estimate_tokens,
+)
+from ._batch_source import AsyncSource, SyncSource
 from ._exceptions import InvalidInputError, RateLimitError
-from ._helicone import HeliconeOptions, RateLimitInfo, _split_metadata
+from ._governor import Governor
+from ._metadata import RateLimitInfo
 
 if TYPE_CHECKING:
     from ._client import AsyncHelicone
 
 __all__ = ["BatchRequest", "BatchResult", "BatchRun", "collect_batch", "run_batch"]
-
-Endpoint: TypeAlias = Literal["chat.completions", "completions", "embeddings"]
-
-_ENDPOINTS: frozenset[str] = frozenset({"chat.completions", "completions", "embeddings"})
-_ENDPOINT_HELP = "/v1/chat/completions, /v1/completions or /v1/embeddings"
-# The usual spellings, looked up before any parsing (this runs for every request).
-_ENDPOINT_SPELLINGS: dict[str, Endpoint] = {
-    spelling: cast("Endpoint", name)
-    for name, path in (
-        ("chat.completions", "chat/completions"),
-        ("completions", "completions"),
-        ("embeddings", "embeddings"),
-    )
-    for spelling in (name, path, f"/{path}", f"v1/{path}", f"/v1/{path}")
-}
-
-# Arguments of the resources' create() that are not fields of the request body.
-_NOT_BODY = frozenset(
-    {
-        "stream",
-        "helicone",
-        "extra_headers",
-        "extra_query",
-        "extra_body",
-        "timeout",
-        "max_retries",
-        "stream_timeouts",
-    }
-)
-
-_MAX_BACKOFF = 60.0
-_RESET_UNKNOWN = 1.0
-_LOW_FRACTION = 0.1
-
-
-# -- requests and results ------------------------------------------------------------------
-
-
-def normalize_endpoint(value: object) -> Endpoint:
-    """The endpoint name for a name or an OpenAI URL.
-
-    Args:
-        value: ``"chat.completions"``, ``"completions"``, ``"embeddings"``, or a URL path
-            such as ``"/v1/chat/completions"`` (with or without ``/v1``).
-
-    Returns:
-        ``"chat.completions"``, ``"completions"`` or ``"embeddings"``.
-
-    Raises:
-        InvalidInputError: any other value.
-    """
-    known = _ENDPOINT_SPELLINGS.get(value) if isinstance(value, str) else None
-    if known is not None:
-        return known
-    if not isinstance(value, str):
-        raise InvalidInputError("endpoint", f"must be a str, got {type(value).__name__}")
-    key = value.strip().strip("/")
-    if key.startswith("v1/"):
-        key = key[3:]
-    key = key.replace("/", ".")
-    if key not in _ENDPOINTS:
-        raise InvalidInputError("endpoint", f"unsupported {value!r}; expected {_ENDPOINT_HELP}")
-    return cast("Endpoint", key)
-
-
-def _check_body(_instance: object, _attribute: object, value: Any) -> None:
-    if not isinstance(value, Mapping):
-        raise InvalidInputError("body", f"must be a mapping, got {type(value).__name__}")
-
-
-_BODY_BUILDERS: dict[str, Callable[..., Any]] = {
-    "chat.completions": chat_completion_body,
-    "completions": completion_body,
-    "embeddings": embedding_body,
-}
-
-
-def check_body(endpoint: Endpoint, body: Mapping[str, Any]) -> None:
-    """Check a batch body with the checks its endpoint's ``create`` makes (nothing is sent).
-
-    The body fields ``create`` takes as arguments go through the same function that
-    ``create`` builds its body with (``_arguments.chat_completion_body``...); Helicone keys
-    of ``metadata`` get the per-key checks ``resolve_helicone`` makes; ``fallback`` and
-    ``fallback_deadline`` those of ``resolve_policy``. Rules across the client's own
-    Helicone options (a rate-limit segment needing a user id...) need the client, so they
-    are checked when the request is sent.
-
-    Raises:
-        InvalidInputError: ``field`` is ``body.<argument>`` (``body.messages[0].role``...).
-    """
-    build = _BODY_BUILDERS[endpoint]
-    named, required = _body_params(build)
-    for key in body:
-        if not isinstance(key, str):
-            raise InvalidInputError("body", f"keys must be str, got {type(key).__name__}")
-    if flag("body.stream", body.get("stream")):
-        raise InvalidInputError("body.stream", "streaming is not supported in a batch")
-    for name in required:
-        if name not in body:
-            raise InvalidInputError(f"body.{name}", "is required")
-    try:
-        build(None, **{k: v for k, v in body.items() if k in named and k != "stream"})
-        metadata = body.get("metadata")
-        if metadata is not None:
-            _split_metadata(metadata)
-        if body.get("fallback") is not None or body.get("fallback_deadline") is not None:
-            from ._fallback import FallbackPolicy, resolve_policy
-
-            resolve_policy(FallbackPolicy(), body.get("fallback"), body.get("fallback_deadline"))
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"body.{exc.field}", exc.problem) from None
-
-
-def _check_id(_instance: object, _attribute: object, value: Any) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise InvalidInputError("id", "must be a non-empty str or None")
-
-
-def _check_options(_instance: object, _attribute: object, value: Any) -> None:
-    if value is not None and not isinstance(value, HeliconeOptions):
-        raise InvalidInputError("helicone", "must be a HeliconeOptions or None")
-
-
-@attrs.frozen
-class BatchRequest:
-    """One request of a batch.
-
-    Args:
-        endpoint: ``"chat.completions"``, ``"completions"`` or ``"embeddings"``; OpenAI URL
-            paths (``"/v1/chat/completions"``...) are accepted and normalised.
-        body: the request body, as the OpenAI API takes it (``model``, ``messages``...).
-            Fields the client does not name are sent as they are.
-        id: your id for it, echoed on its :class:`BatchResult` (default: its position in the
-            input, as a string).
-        helicone: per-request :class:`HeliconeOptions`, merged over the client's.
-
-    Raises:
-        InvalidInputError: an unsupported endpoint; a body that is not a mapping, or one the
-            endpoint's ``create`` would refuse (checked here, with the same checks, so a
-            bad body never reaches :func:`run_batch`; ``field`` is ``body.<argument>``, e.g.
-            ``body.model``); an empty id; or ``helicone`` that is not ``HeliconeOptions``.
-    """
-
-    endpoint: Endpoint = attrs.field(converter=normalize_endpoint)
-    body: Mapping[str, Any] = attrs.field(validator=_check_body)
-    id: str | None = attrs.field(default=None, validator=_check_id)
-    helicone: HeliconeOptions | None = attrs.field(default=None, validator=_check_options)
-
-    def __attrs_post_init__(self) -> None:
-        check_body(self.endpoint, self.body)
-
-    @classmethod
-    def from_openai(cls, line: Mapping[str, Any]) -> BatchRequest:
-        """Read one line of the OpenAI Batch API input format.
-
-        Args:
-            line: ``{"custom_id": ..., "method": "POST", "url": "/v1/...", "body": {...}}``
-                (already parsed from JSON); other keys are ignored.
-
-        Returns:
-            The request, with ``id`` = ``custom_id``.
-
-        Raises:
-            InvalidInputError: a field is missing or wrong (``field`` names it), the body
-                too, as :class:`BatchRequest` checks it.
-        """
-        if not isinstance(line, Mapping):
-            raise InvalidInputError("line", f"must be a JSON object, got {type(line).__name__}")
-        custom_id = line.get("custom_id")
-        if not isinstance(custom_id, str) or not custom_id:
-            raise InvalidInputError("custom_id", "is missing or not a non-empty string")
-        method = line.get("method", "POST")
-        if method != "POST":
-            raise InvalidInputError("method", f"must be 'POST', got {method!r}")
-        if "url" not in line:
-            raise InvalidInputError("url", "is missing")
-        try:
-            endpoint = normalize_endpoint(line["url"])
-        except InvalidInputError as exc:
-            raise InvalidInputError("url", exc.problem) from None
-        body = line.get("body")
-        if not isinstance(body, Mapping):
-            raise InvalidInputError("body", "is missing or not a JSON object")
-        return cls(endpoint, body, custom_id)
-
-
-@attrs.frozen
-class BatchResult:
-    """The outcome of one request of a batch: exactly one of ``response`` and ``error``.
-
-    Attributes:
-        id: the request's id (its position in the input when it had none).
-        index: the request's position in the input (0-based).
-        request: the request; None when the input item could not be read as one.
-        response: the typed answer (``ChatCompletion``, ``Completion`` or
-            ``CreateEmbeddingResponse``, with ``.helicone`` metadata), or None.
-        error: the exception that ended this request (an ``APIError``, an
-            ``InvalidInputError``...), or None.
-        attempts: how many times the batch sent it (429s put it back; the client's own
-            retries inside one attempt are not counted).
-        elapsed: seconds from its first send to its result, waits included.
-    """
-
-    id: str
-    index: int
-    request: BatchRequest | None
-    response: Any = None
-    error: Exception | None = None
-    attempts: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """Whether the request succeeded."""
-        return self.error is None
-
-    @property
-    def request_id(self) -> str | None:
-        """The Helicone request id of the answer or error, when there was one."""
-        meta = getattr(self.response, "helicone", None)
-        if meta is not None:
-            return cast("str | None", meta.request_id)
-        return cast("str | None", getattr(self.error, "request_id", None))
-
-
-def estimate_tokens(request: BatchRequest) -> int:
-    """The token estimate charged to a tokens-per-minute budget before sending.
-
-    ``ceil(prompt characters / 4) + max_tokens * n``, where the prompt is the text of the
-    messages (chat), the prompt (completions) or the input (embeddings; a token array
-    counts its length), and ``max_completion_tokens`` wins over ``max_tokens``.
-
-    Args:
-        request: the request.
-
-    Returns:
-        The estimate, at least 1.
-    """
-    body = request.body
-    chars = 0
-    tokens = 0
-    if request.endpoint == "chat.completions":
-        messages = body.get("messages")
-        if isinstance(messages, list):
-            for message in messages:
-                if isinstance(message, Mapping):
-                    chars += _text_length(message.get("content"))
-    else:
-        value = body.get("prompt" if request.endpoint == "completions" else "input")
-        if isinstance(value, list) and value and isinstance(value[0], int):
-            tokens += len(value)
-        elif isinstance(value, list) and value and isinstance(value[0], list):
-            tokens += sum(len(v) for v in value if isinstance(v, list))
-        else:
-            chars += _text_length(value)
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    n = body.get("n", 1)
-    if isinstance(limit, int) and isinstance(n, int):
-        tokens += limit * max(n, 1)
-    return max(1, tokens + math.ceil(chars / 4))
-
-
-def _text_length(value: object) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        total = 0
-        for part in value:
-            if isinstance(part, str):
-                total += len(part)
-            elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                total += len(part["text"])
-        return total
-    return 0
-
-
-def _as_request(item: object) -> BatchRequest:
-    if isinstance(item, BatchRequest):
-        return item
-    if isinstance(item, Mapping):
-        return BatchRequest.from_openai(item)
-    raise InvalidInputError(
-        "request",
-        f"must be a BatchRequest or an OpenAI Batch input mapping, got {type(item).__name__}",
-    )
-
-
-_body_params_cache: dict[object, tuple[frozenset[str], tuple[str, ...]]] = {}
-
-
-def _body_params(create: Callable[..., Any]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """The body fields ``create`` (or a body builder) takes as arguments, and those it
-    requires."""
-    func = getattr(create, "__func__", create)
-    found = _body_params_cache.get(func)
-    if found is None:
-        params = [
-            p
-            for p in inspect.signature(func).parameters.values()
-            if p.kind is p.KEYWORD_ONLY and p.name not in _NOT_BODY
-        ]
-        required = tuple(p.name for p in params if p.default is p.empty)
-        found = frozenset(p.name for p in params), required
-        _body_params_cache[func] = found
-    return found
 
 
 async def _send(client: AsyncHelicone, request: BatchRequest) -> Any:
@@ -410,190 +82,6 @@ def _usage_tokens(response: object) -> int | None:
 def _rate_limit_info(value: object) -> RateLimitInfo | None:
     info = getattr(getattr(value, "helicone", None), "rate_limit", None)
     return info if isinstance(info, RateLimitInfo) else None
-
-
-# -- the governor: when may the next request go? ----------------------------------------------
-
-
-class _Governor:
-    """Pacing, pauses and the adaptive in-flight ceiling (pure arithmetic; see module doc)."""
-
-    def __init__(
-        self,
-        *,
-        concurrency: int,
-        requests_per_minute: float | None,
-        tokens_per_minute: float | None,
-        max_wait: float = 60.0,
-    ) -> None:
-        self.concurrency = concurrency
-        self.max_wait = max_wait
-        self.allowed = concurrency
-        self.in_flight = 0
-        self.resume_at = -math.inf
-        self._request_step = 60.0 / requests_per_minute if requests_per_minute else 0.0
-        self._token_step = 60.0 / tokens_per_minute if tokens_per_minute else 0.0
-        self._request_next = -math.inf
-        self._token_next = -math.inf
-        self._pace_step = 0.0
-        self._pace_until = -math.inf
-        self._pace_next = -math.inf
-        self._decreased_until = -math.inf
-        self._consecutive_429 = 0
-
-    @property
-    def unlimited(self) -> bool:
-        """Whether no budget, pause or pacing was ever set (sends need no clock)."""
-        return not (
-            self._request_step or self._token_step or self._pace_step or self.resume_at > -math.inf
-        )
-
-    @property
-    def counts_tokens(self) -> bool:
-        """Whether a token budget is set (estimates are only computed then)."""
-        return self._token_step > 0.0
-
-    def reserve(self, now: float, tokens: int) -> float:
-        """Book the earliest send slot for one request; return how long to wait for it."""
-        start = now if now > self.resume_at else self.resume_at
-        if self._request_step:
-            start = max(start, self._request_next)
-            self._request_next = start + self._request_step
-        if self._token_step:
-            start = max(start, self._token_next)
-            self._token_next = start + tokens * self._token_step
-        if self._pace_step:
-            if now >= self._pace_until:
-                self._pace_step = 0.0
-            else:
-                start = max(start, self._pace_next)
-                self._pace_next = start + self._pace_step
-        return start - now
-
-    def paused(self, now: float) -> bool:
-        """Whether a pause began after a slot was booked (the slot must be booked again)."""
-        return now < self.resume_at
-
-    def on_success(
-        self, now: float, tokens: int, used: int | None, rate_limit: RateLimitInfo | None
-    ) -> None:
-        """Account for a success: grow the ceiling, correct the token schedule, and read
-        the gateway's remaining quota."""
-        self._consecutive_429 = 0
-        if self.allowed < self.concurrency:
-            self.allowed += 1
-        if self._token_step and used is not None:
-            self._token_next += (used - tokens) * self._token_step
-        if rate_limit is not None:
-            self._watch_remaining(now, rate_limit)
-
-    def on_rate_limited(self, now: float, retry_after: float | None) -> bool:
-        """A 429: pause every send, and halve the ceiling once per pause.
-
-        Returns False, changing nothing, when the server asked for longer than
-        ``max_wait``: that request fails rather than hold every send that long.
-        """
-        if retry_after is not None and retry_after > self.max_wait:
-            return False
-        self._consecutive_429 += 1
-        if retry_after is None:
-            wait = min(_MAX_BACKOFF, 2.0 ** (self._consecutive_429 - 1))
-        else:
-            wait = max(0.0, retry_after)
-        self.resume_at = max(self.resume_at, now + wait)
-        if now >= self._decreased_until:
-            self.allowed = max(1, self.allowed // 2)
-            self._decreased_until = self.resume_at
-        return True
-
-    def _watch_remaining(self, now: float, info: RateLimitInfo) -> None:
-        remaining = info.remaining
-        if remaining is None:
-            return
-        reset = info.reset if info.reset is not None and info.reset > 0 else None
-        # A reset further away than max_wait is waited for only up to max_wait: the next
-        # send then learns (from its 429, failed at once) how long the gateway still wants.
-        if remaining <= 0:
-            wait = min(reset or _RESET_UNKNOWN, self.max_wait)
-            self.resume_at = max(self.resume_at, now + wait)
-            return
-        low = max(float(self.concurrency), (info.limit or 0.0) * _LOW_FRACTION)
-        if remaining < low and reset is not None:
-            spread = min(reset, self.max_wait)
-            self._pace_step = spread / remaining
-            self._pace_until = now + spread
-            self._pace_next = max(self._pace_next, now)
-
-
-# -- the source of requests -----------------------------------------------------------------
-
-_Gate: TypeAlias = "Callable[[int], Awaitable[None]] | None"
-
-
-class _SyncSource:
-    """Workers pull from a plain iterator directly: nothing is read ahead."""
-
-    def __init__(self, items: Iterable[Any], gate: _Gate) -> None:
-        self._iterator: Iterator[Any] | None = iter(items)
-        self._gate = gate
-        self._count = 0
-
-    async def next(self) -> tuple[int, Any] | None:
-        if self._gate is not None:
-            await self._gate(self._count)
-        if self._iterator is None:
-            return None
-        try:
-            item = next(self._iterator)
-        except StopIteration:
-            self._iterator = None
-            return None
-        index = self._count
-        self._count = index + 1
-        return index, item
-
-    def aclose(self) -> None:
-        self._iterator = None
-
-
-class _AsyncSource:
-    """An async iterable is read by one feeder task (an async iterator cannot be shared),
-    ``buffer`` items ahead of the workers."""
-
-    def __init__(self, items: AsyncIterable[Any], gate: _Gate, buffer: int) -> None:
-        self._items = items
-        self._gate = gate
-        self._send, self._receive = anyio.create_memory_object_stream[tuple[int, Any]](buffer)
-
-    async def next(self) -> tuple[int, Any] | None:
-        try:
-            return await self._receive.receive()
-        except anyio.EndOfStream:
-            return None
-
-    async def feed(self) -> None:
-        iterator = aiter(self._items)
-        index = 0
-        try:
-            with self._send:
-                while True:
-                    if self._gate is not None:
-                        await self._gate(index)
-                    try:
-                        item = await anext(iterator)
-                    except StopAsyncIteration:
-                        return
-                    await self._send.send((index, item))
-                    index += 1
-        finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True):
-                    await aclose()
-
-    def aclose(self) -> None:
-        self._send.close()
-        self._receive.close()
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -634,7 +122,7 @@ class BatchRun:
         self._ordered = ordered
         self._window = concurrency + self._buffer
         self._rate_limit_retries = rate_limit_retries
-        self._governor = _Governor(
+        self._governor = Governor(
             concurrency=concurrency,
             requests_per_minute=max_requests_per_minute,
             tokens_per_minute=max_tokens_per_minute,
@@ -657,9 +145,9 @@ class BatchRun:
         gate = self._wait_for_window if self._ordered else None
         requests = self._requests
         if isinstance(requests, AsyncIterable):
-            self._source: _SyncSource | _AsyncSource = _AsyncSource(requests, gate, self._buffer)
+            self._source: SyncSource | AsyncSource = AsyncSource(requests, gate, self._buffer)
         else:
-            self._source = _SyncSource(requests, gate)
+            self._source = SyncSource(requests, gate)
         self._results_send, self._results = anyio.create_memory_object_stream[BatchResult](
             self._buffer
         )
@@ -688,7 +176,7 @@ class BatchRun:
                 raise
             leaf = leaves[0]
         finally:
-            self._close_streams()
+            await self._close_streams()
         # Outside the handler, so that the leaf keeps its own __context__.
         raise leaf
 
@@ -698,12 +186,12 @@ class BatchRun:
         self._scope.cancel()
         if self._state == "running":
             await self._finished.wait()
-            self._close_streams()
+            await self._close_streams()
 
-    def _close_streams(self) -> None:
+    async def _close_streams(self) -> None:
         self._state = "closed"
         self._results.close()
-        self._source.aclose()
+        await self._source.aclose()
 
     # -- iteration ---------------------------------------------------------------------------
 
@@ -752,7 +240,7 @@ class BatchRun:
         try:
             with self._results_send, self._scope:
                 async with anyio.create_task_group() as workers:
-                    if isinstance(self._source, _AsyncSource):
+                    if isinstance(self._source, AsyncSource):
                         workers.start_soon(self._source.feed)
                     for _ in range(self._concurrency):
                         workers.start_soon(self._worker)
@@ -851,16 +339,6 @@ class BatchRun:
             freed.set()
 
 
-def _item_id(item: object, index: int) -> str:
-    if isinstance(item, BatchRequest) and item.id is not None:
-        return item.id
-    if isinstance(item, Mapping):
-        custom_id = item.get("custom_id")
-        if isinstance(custom_id, str) and custom_id:
-            return custom_id
-    return str(index)
-
-
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     leaves: list[BaseException] = []
     for exc in group.exceptions:
@@ -910,7 +388,7 @@ def run_batch(
     Requests are pulled from ``requests`` lazily, only when a worker is free, so an input of
     any length (even an endless generator) runs in flat memory; results are not kept. A
     failing request never stops the batch: its error is its result. Rate limits (client-side
-    budgets, 429s, ``Helicone-RateLimit-Remaining``) are described in the ``_batch`` module
+    budgets, 429s, ``Helicone-RateLimit-Remaining``) are described in the ``_governor`` module
     docstring: budgets are paced evenly over the minute, a 429 pauses every send for its
     ``retry_after`` and halves the number in flight, and a low remaining quota is spread
     over the time to its reset. No pause is longer than the client's

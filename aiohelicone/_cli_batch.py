@@ -1,4 +1,4 @@
-"""``aiohelicone batch``: run an OpenAI Batch API input file through the gateway, resumably.
+"""Layer 9 (command line): ``aiohelicone batch``, an OpenAI Batch input file run resumably.
 
 Input: one JSON object per line, the OpenAI Batch API input format::
 
@@ -13,13 +13,16 @@ Output: one line per request, the OpenAI Batch API output format::
 A failed request has ``error: {"code", "message"}``; its ``response`` holds the gateway's
 error answer (status, request id, body) when there was one, else null.
 
-How nothing is lost (see ``_OutputFile``):
+How nothing is lost (the input check is ``_cli_batch_input``, the output file
+``_cli_batch_output``, the progress displays ``_cli_progress``):
 
 - Every input line is checked before anything is sent: malformed lines and duplicate
   ``custom_id``s are all reported with their line numbers, and the command exits 2.
 - Each result is appended as one whole line with a single ``write`` on an ``O_APPEND``
-  descriptor as soon as it finishes; the file is ``fsync``-ed every ``--fsync-every`` lines
-  and at the end (a kill loses nothing the kernel has; ``fsync`` is for power loss).
+  descriptor as soon as it finishes, from a worker thread (the event loop never waits for
+  the disk) and before the next result is taken; the file is ``fsync``-ed every
+  ``--fsync-every`` lines and at the end (a kill loses nothing the kernel has; ``fsync`` is
+  for power loss).
 - A rerun with the same output skips every ``custom_id`` that already has a line. A torn last
   line (the process was killed mid-write) is detected (no final newline) and cut off first.
 - ``--retry-failed`` also reruns the ``custom_id``s whose latest line is a failure. New lines
@@ -47,21 +50,25 @@ deterministic share of requests fail (with a 400).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
-import json
 import os
-import re
 import signal
 import sys
 import time
-import uuid
 import zlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
+from typing import TYPE_CHECKING, Any
+
+from ._cli_batch_input import InputProblems, _requests, scan_input
+from ._cli_batch_output import (
+    OutputLocked,
+    OutputProblem,
+    _encode,
+    _OutputFile,
+    _OutputLock,
+    result_line,
+)
+from ._cli_progress import Progress, _NoProgress, make_progress
 
 if TYPE_CHECKING:
-    from ._batch import BatchRequest, BatchResult
     from ._client import AsyncHelicone
 
 __all__ = ["add_batch_parser", "run_batch_command"]
@@ -75,7 +82,6 @@ EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
 _MAX_PROBLEMS_SHOWN = 50
-_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SCRIPTED_FAILURE = (
     b'{"error":{"message":"scripted failure (--fake-fail-rate)",'
     b'"type":"invalid_request_error","code":"fake_failure"}}'
@@ -84,549 +90,6 @@ _SCRIPTED_FAILURE = (
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-# -- the input file ---------------------------------------------------------------------------
-
-
-class InputProblems(Exception):
-    """Lines of the input file that cannot be run (each ``(line number, message)``)."""
-
-    def __init__(self, problems: list[tuple[int, str]]) -> None:
-        self.problems = problems
-        super().__init__(f"{len(problems)} problem(s)")
-
-
-def _parse_line(raw: bytes) -> BatchRequest:
-    from ._batch import BatchRequest
-    from ._exceptions import InvalidInputError
-
-    try:
-        data = json.loads(raw)
-    except UnicodeDecodeError:
-        raise InvalidInputError("line", "is not UTF-8") from None
-    except ValueError as exc:
-        raise InvalidInputError("line", f"is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError("line", f"must be a JSON object, got {type(data).__name__}")
-    return BatchRequest.from_openai(data)
-
-
-def scan_input(path: str) -> list[str]:
-    """Check every line of an input file before anything is sent.
-
-    Args:
-        path: the JSONL file (blank lines are ignored).
-
-    Returns:
-        The ``custom_id``s, in file order.
-
-    Raises:
-        InputProblems: malformed lines, bodies their endpoint's ``create()`` would refuse
-            (:class:`BatchRequest` checks them), or duplicate ``custom_id``s (all of them).
-        OSError: the file cannot be read.
-    """
-    from ._exceptions import InvalidInputError
-
-    problems: list[tuple[int, str]] = []
-    first_line: dict[str, int] = {}
-    ids: list[str] = []
-    with open(path, "rb") as file:
-        for number, raw in enumerate(file, start=1):
-            if not raw.strip():
-                continue
-            try:
-                request = _parse_line(raw)
-            except InvalidInputError as exc:
-                problems.append((number, str(exc)))
-                continue
-            custom_id = request.id
-            assert custom_id is not None  # from_openai requires it
-            seen = first_line.get(custom_id)
-            if seen is not None:
-                problems.append(
-                    (number, f"duplicate custom_id {custom_id!r} (first on line {seen})")
-                )
-                continue
-            first_line[custom_id] = number
-            ids.append(custom_id)
-    if problems:
-        raise InputProblems(problems)
-    return ids
-
-
-def _requests(path: str, wanted: set[str]) -> Iterator[BatchRequest]:
-    """The requests to run, read lazily from the (already checked) input file."""
-    with open(path, "rb") as file:
-        for raw in file:
-            if not raw.strip():
-                continue
-            request = _parse_line(raw)
-            if request.id in wanted:
-                yield request
-
-
-# -- the output file --------------------------------------------------------------------------
-
-
-class OutputLocked(Exception):
-    """Another run holds the lock of this output file."""
-
-
-class _OutputLock:
-    """An exclusive lock on ``<output>.lock``, held for a whole run (load, appends, compaction).
-
-    POSIX: ``fcntl.flock`` (``LOCK_EX | LOCK_NB``). Its lock belongs to the open file
-    description, so it also excludes a second run in the same process, and the kernel drops
-    it when the process dies (a killed run leaves no stale lock). Windows: ``msvcrt.locking``
-    of the lock file's first byte (``LK_NBLCK``), also released when the process exits. On a
-    file system without working locks (some network mounts) ``flock`` may lock only locally.
-
-    The lock file is left in place, empty: removing it would let a third run lock a new file
-    while the second still holds the old one.
-    """
-
-    def __init__(self, output: str) -> None:
-        self.path = output + ".lock"
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        """Take the lock without waiting.
-
-        Raises:
-            OutputLocked: another run holds it.
-            OSError: the lock file cannot be created.
-        """
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            _lock_nowait(fd)
-        except OSError:
-            os.close(fd)
-            raise OutputLocked(self.path) from None
-        self._fd = fd
-
-    def release(self) -> None:
-        """Let the lock go (closing the descriptor releases it)."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-
-def _lock_nowait(fd: int) -> None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-class OutputProblem(Exception):
-    """The output file holds something this command did not write."""
-
-
-def _is_failure(line: dict[str, Any]) -> bool:
-    if line.get("error") is not None:
-        return True
-    response = line.get("response")
-    status = response.get("status_code") if isinstance(response, dict) else None
-    return not isinstance(status, int) or status >= 400
-
-
-class _OutputFile:
-    """The results file: its current state, and appends that survive a kill."""
-
-    def __init__(self, path: str, fsync_every: int) -> None:
-        self.path = path
-        self.fsync_every = fsync_every
-        self.latest_failed: dict[str, bool] = {}
-        self.superseded = 0
-        self.torn_bytes = 0
-        self._fd: int | None = None
-        self._unsynced = 0
-
-    def load(self) -> None:
-        """Cut a torn last line, then read which ``custom_id``s are done or failed.
-
-        Raises:
-            OutputProblem: a line (other than a torn last one) is not a result line.
-            OSError: the file cannot be read or truncated.
-        """
-        _remove_quietly(self._compact_path())
-        try:
-            file = open(self.path, "r+b")  # noqa: SIM115 - closed below, after truncating
-        except FileNotFoundError:
-            return
-        with file:
-            size = file.seek(0, os.SEEK_END)
-            keep = _last_newline_end(file, size)
-            if keep < size:
-                self.torn_bytes = size - keep
-                file.truncate(keep)
-                file.flush()
-                os.fsync(file.fileno())
-            file.seek(0)
-            for number, raw in enumerate(file, start=1):
-                try:
-                    data = json.loads(raw)
-                except ValueError:
-                    data = None
-                custom_id = data.get("custom_id") if isinstance(data, dict) else None
-                if not isinstance(custom_id, str):
-                    raise OutputProblem(
-                        f"{self.path} line {number} is not a batch result line; "
-                        "refusing to add to a file this command did not write"
-                    )
-                assert isinstance(data, dict)
-                if custom_id in self.latest_failed:
-                    self.superseded += 1
-                self.latest_failed[custom_id] = _is_failure(data)
-
-    def open(self) -> None:
-        """Open for appending (created if missing)."""
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def append(self, custom_id: str, line: bytes, failed: bool) -> None:
-        """Append one whole line (one ``write`` call) and note its outcome.
-
-        The caller runs :meth:`sync` when :attr:`sync_due` says so (the command does it in
-        a worker thread: an ``fsync`` can take milliseconds, a ``write`` to the page cache
-        takes microseconds and stays on the event loop).
-        """
-        assert self._fd is not None
-        view = memoryview(line)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        if custom_id in self.latest_failed:
-            self.superseded += 1
-        self.latest_failed[custom_id] = failed
-        self._unsynced += 1
-
-    @property
-    def sync_due(self) -> bool:
-        """Whether ``fsync_every`` lines were appended since the last ``fsync``."""
-        return bool(self.fsync_every) and self._unsynced >= self.fsync_every
-
-    def sync(self) -> None:
-        """``fsync`` what was appended since the last one."""
-        if self._fd is not None and self._unsynced:
-            os.fsync(self._fd)
-            self._unsynced = 0
-
-    def close(self) -> None:
-        """Sync and close the append descriptor."""
-        if self._fd is not None:
-            try:
-                self.sync()
-            finally:
-                os.close(self._fd)
-                self._fd = None
-
-    def compact(self) -> None:
-        """Rewrite the file atomically with only the latest line of each ``custom_id``."""
-        if not self.superseded:
-            return
-        last: dict[str, int] = {}
-        with open(self.path, "rb") as file:
-            for number, raw in enumerate(file):
-                last[json.loads(raw)["custom_id"]] = number
-        temporary = self._compact_path()
-        with open(self.path, "rb") as source, open(temporary, "wb") as target:
-            for number, raw in enumerate(source):
-                if last[json.loads(raw)["custom_id"]] == number:
-                    target.write(raw)
-            target.flush()
-            os.fsync(target.fileno())
-        os.replace(temporary, self.path)
-        _fsync_directory(self.path)
-        self.superseded = 0
-
-    def _compact_path(self) -> str:
-        head, tail = os.path.split(self.path)
-        return os.path.join(head, f".{tail}.compacting")
-
-
-def _last_newline_end(file: BinaryIO, size: int) -> int:
-    """The offset just after the last ``\\n`` of the file (0 when there is none)."""
-    position = size
-    while position > 0:
-        step = min(65536, position)
-        position -= step
-        file.seek(position)
-        chunk = file.read(step)
-        found = chunk.rfind(b"\n")
-        if found >= 0:
-            return position + found + 1
-    return 0
-
-
-def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(path)
-
-
-def _fsync_directory(path: str) -> None:
-    try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    except OSError:  # not possible on every platform
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def result_line(result: BatchResult) -> dict[str, Any]:
-    """The OpenAI Batch output line for a result.
-
-    Args:
-        result: a finished request.
-
-    Returns:
-        ``{"id", "custom_id", "response", "error"}``, ready for ``json.dumps``.
-    """
-    from ._converter import unstructure
-
-    response: dict[str, Any] | None
-    error: dict[str, Any] | None = None
-    if result.error is None:
-        response = {
-            "status_code": 200,
-            "request_id": result.request_id,
-            "body": unstructure(result.response),
-        }
-    else:
-        exc = result.error
-        status = getattr(exc, "status_code", None)
-        response = None
-        if isinstance(status, int):
-            response = {
-                "status_code": status,
-                "request_id": getattr(exc, "request_id", None),
-                "body": getattr(exc, "body", None),
-            }
-        error = {"code": _error_code(exc), "message": str(exc)}
-    return {
-        "id": f"batch_req_{uuid.uuid4().hex}",
-        "custom_id": result.id,
-        "response": response,
-        "error": error,
-    }
-
-
-def _error_code(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    if isinstance(code, str) and code:
-        return code
-    # APIConnectionError -> api_connection, RateLimitError -> rate_limit
-    name = type(exc).__name__.removesuffix("Error") or type(exc).__name__
-    return _WORD_BOUNDARY.sub("_", name).lower()
-
-
-def _encode(line: dict[str, Any]) -> bytes:
-    # json.dumps escapes control characters, so the line holds no raw newline.
-    text = json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
-    return (text + "\n").encode()
-
-
-# -- progress ---------------------------------------------------------------------------------
-
-
-class Progress(Protocol):
-    """What the command tells its progress display."""
-
-    def update(self, done: int, failed: int) -> None:
-        """``done`` results so far this run, ``failed`` of them failures."""
-
-    def tick(self) -> None:
-        """Called about once a second, also when nothing finished."""
-
-    def close(self) -> None:
-        """The run is over."""
-
-
-def _rate_text(done: int, total: int, elapsed: float) -> str:
-    rate = done / elapsed if elapsed > 0 else 0.0
-    left = total - done
-    eta = f", ETA {_duration(left / rate)}" if rate > 0 and left > 0 else ""
-    return f"{rate:.1f}/s{eta}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-class PlainProgress:
-    """Periodic lines (not a terminal): ``batch: 120/1000 done, 3 failed, 45.2/s, ETA 19s``.
-
-    Args:
-        total: requests to run.
-        stream: where to write.
-        interval: seconds between lines.
-        clock: seconds (``time.monotonic``).
-    """
-
-    def __init__(
-        self, total: int, stream: TextIO, interval: float = 10.0, clock: Any = time.monotonic
-    ) -> None:
-        self._total = total
-        self._stream = stream
-        self._interval = interval
-        self._clock = clock
-        self._start = clock()
-        self._next = self._start + interval
-        self._done = 0
-        self._failed = 0
-
-    def update(self, done: int, failed: int) -> None:
-        """Note progress; print a line when ``interval`` has passed."""
-        self._done, self._failed = done, failed
-        self.tick()
-
-    def tick(self) -> None:
-        """Print a line when ``interval`` has passed."""
-        now = self._clock()
-        if now >= self._next:
-            self._next = now + self._interval
-            self._print(now)
-
-    def close(self) -> None:
-        """Nothing to clean up (the summary follows)."""
-
-    def _print(self, now: float) -> None:
-        rate = _rate_text(self._done, self._total, now - self._start)
-        print(
-            f"batch: {self._done}/{self._total} done, {self._failed} failed, {rate}",
-            file=self._stream,
-            flush=True,
-        )
-
-
-class LineProgress(PlainProgress):
-    """A self-rewriting status line for terminals without tqdm or rich."""
-
-    def __init__(self, total: int, stream: TextIO, clock: Any = time.monotonic) -> None:
-        super().__init__(total, stream, interval=0.1, clock=clock)
-        self._shown = False
-
-    def _print(self, now: float) -> None:
-        done, total = self._done, self._total
-        width = 24
-        filled = width * done // total if total else width
-        bar = "#" * filled + "-" * (width - filled)
-        rate = _rate_text(done, total, now - self._start)
-        self._stream.write(f"\r[{bar}] {done}/{total} {self._failed} failed {rate}\x1b[K")
-        self._stream.flush()
-        self._shown = True
-
-    def close(self) -> None:
-        """Draw the final state and end the line."""
-        self._print(self._clock())
-        self._stream.write("\n")
-        self._stream.flush()
-
-
-class _TqdmProgress:
-    def __init__(self, total: int, stream: TextIO) -> None:
-        # Optional dependencies are imported by name: they have no type stubs to check.
-        tqdm = importlib.import_module("tqdm").tqdm
-        self._bar = tqdm(total=total, file=stream, unit="req", dynamic_ncols=True)
-        self._done = 0
-        self._failed = -1
-
-    def update(self, done: int, failed: int) -> None:
-        self._bar.update(done - self._done)
-        self._done = done
-        if failed != self._failed:
-            self._failed = failed
-            self._bar.set_postfix(failed=failed, refresh=False)
-
-    def tick(self) -> None:
-        self._bar.refresh()
-
-    def close(self) -> None:
-        self._bar.close()
-
-
-class _RichProgress:
-    def __init__(self, total: int, stream: TextIO) -> None:
-        console = importlib.import_module("rich.console")
-        rich = importlib.import_module("rich.progress")
-        self._progress = rich.Progress(
-            rich.BarColumn(),
-            rich.MofNCompleteColumn(),
-            rich.TextColumn("{task.fields[failed]} failed"),
-            rich.TextColumn("{task.fields[rate]}"),
-            rich.TimeRemainingColumn(),
-            console=console.Console(file=stream),
-        )
-        self._task = self._progress.add_task("batch", total=total, failed=0, rate="")
-        self._start = time.monotonic()
-        self._progress.start()
-
-    def update(self, done: int, failed: int) -> None:
-        elapsed = time.monotonic() - self._start
-        rate = f"{done / elapsed:.1f}/s" if elapsed > 0 else ""
-        self._progress.update(self._task, completed=done, failed=failed, rate=rate)
-
-    def tick(self) -> None:
-        self._progress.refresh()
-
-    def close(self) -> None:
-        self._progress.stop()
-
-
-def _installed(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
-def make_progress(total: int, stream: TextIO, *, interval: float = 10.0) -> Progress:
-    """The progress display for ``stream``.
-
-    On a terminal: a tqdm bar, else a rich one, when that library is installed (the
-    ``aiohelicone[progress]`` extra), else a self-rewriting line. Elsewhere (a pipe, a log
-    file): a plain line every ``interval`` seconds.
-
-    Args:
-        total: requests to run.
-        stream: where to draw (standard error).
-        interval: seconds between plain lines.
-
-    Returns:
-        The display.
-    """
-    if not stream.isatty():
-        return PlainProgress(total, stream, interval)
-    if _installed("tqdm"):
-        return _TqdmProgress(total, stream)
-    if _installed("rich"):
-        return _RichProgress(total, stream)
-    return LineProgress(total, stream)
-
-
-class _NoProgress:
-    def update(self, done: int, failed: int) -> None:
-        pass
-
-    def tick(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -753,9 +216,13 @@ async def run_batch_command(args: argparse.Namespace) -> int:
 
 async def _run_locked(args: argparse.Namespace, ids: list[str]) -> int:
     """The run, once this process holds the output's lock."""
+    import anyio
+
+    # The output file's disk work (reads, truncation, writes, fsync, compaction) runs in a
+    # worker thread, one call at a time: the event loop never waits for the disk.
     output = _OutputFile(args.output, args.fsync_every)
     try:
-        output.load()
+        await anyio.to_thread.run_sync(output.load)
     except OutputProblem as exc:
         _err(f"aiohelicone batch: error: {exc}")
         return EXIT_BAD_INPUT
@@ -772,7 +239,7 @@ async def _run_locked(args: argparse.Namespace, ids: list[str]) -> int:
     status = EXIT_OK
     if todo:
         status = await _run(args, output, todo, summary)
-    output.compact()
+    await anyio.to_thread.run_sync(output.compact)
     summary.print(args.output, ids, output.latest_failed)
     if status != EXIT_OK:
         return status
@@ -885,7 +352,7 @@ async def _run_with(
             await anyio.sleep(1.0)
             progress.tick()
 
-    output.open()
+    await anyio.to_thread.run_sync(output.open)
     try:
         async with anyio.create_task_group() as tg:
             if hasattr(signal, "SIGTERM") and sys.platform != "win32":
@@ -900,15 +367,20 @@ async def _run_with(
             ) as results:
                 async for result in results:
                     failed = result.error is not None
-                    output.append(result.id, _encode(result_line(result)), failed)
-                    if output.sync_due:
-                        await anyio.to_thread.run_sync(output.sync)
+                    line = _encode(result_line(result))
+                    # Shielded: a result taken from the batch is always written, even when
+                    # Ctrl-C cancels the run meanwhile (it stops at the next result).
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(output.append, result.id, line, failed)
                     summary.done += 1
                     summary.failed += failed
                     progress.update(summary.done, summary.failed)
             tg.cancel_scope.cancel()
     finally:
         summary.elapsed = time.monotonic() - started
-        output.close()
-        progress.close()
+        try:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(output.close)
+        finally:
+            progress.close()
     return status

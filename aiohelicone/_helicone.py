@@ -540,9 +540,22 @@ def random_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _split_metadata(
+def split_metadata(
     metadata: Mapping[str, Any],
 ) -> tuple[HeliconeOptions | None, dict[str, Any] | None]:
+    """Split LiteLLM-style ``metadata`` into Helicone options and plain body metadata.
+
+    Args:
+        metadata: keys naming a Helicone header are parsed and checked as in
+            :func:`resolve_helicone`; the other keys are body metadata.
+
+    Returns:
+        The options (None when no key named a header) and the leftover body metadata
+        (None when there was none).
+
+    Raises:
+        InvalidInputError: a bad key or value (``field`` names the key).
+    """
     if not isinstance(metadata, Mapping):
         raise InvalidInputError("metadata", f"must be a mapping, not {type(metadata).__name__}")
     fields: dict[str, Any] = {}
@@ -615,7 +628,7 @@ def resolve_helicone(
     """
     from_metadata = body_metadata = None
     if metadata:
-        from_metadata, body_metadata = _split_metadata(metadata)
+        from_metadata, body_metadata = split_metadata(metadata)
     layers = tuple(
         layer for layer in (client_options, from_metadata, call_options) if layer is not None
     )

@@ -22,7 +22,8 @@ from aiohelicone import (
     collect_batch,
     run_batch,
 )
-from aiohelicone._batch import _Governor, estimate_tokens, normalize_endpoint
+from aiohelicone._batch_items import estimate_tokens, normalize_endpoint
+from aiohelicone._governor import Governor as _Governor
 from aiohelicone._helicone import RateLimitInfo
 from aiohelicone.testing import (
     Delay,

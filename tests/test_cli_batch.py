@@ -16,18 +16,15 @@ import anyio
 import pytest
 
 from aiohelicone import APIConnectionError, BatchRequest, BatchResult, RateLimitError
-from aiohelicone._cli_batch import (
-    InputProblems,
-    LineProgress,
+from aiohelicone._cli_batch_input import InputProblems, scan_input
+from aiohelicone._cli_batch_output import (
     OutputLocked,
     OutputProblem,
-    PlainProgress,
     _OutputFile,
     _OutputLock,
-    make_progress,
     result_line,
-    scan_input,
 )
+from aiohelicone._cli_progress import LineProgress, PlainProgress, make_progress
 from aiohelicone.cli import main
 from aiohelicone.testing import FakeGateway, Reply, RequestRecord, Respond, serve
 

@@ -42,6 +42,21 @@ def test_lazy_names_come_from_their_modules() -> None:
         assert getattr(aiohelicone, name) is getattr(source, name)
 
 
+def test_type_checkers_see_the_lazy_names() -> None:
+    """The TYPE_CHECKING imports of __init__ name exactly _LAZY's names, from its modules."""
+    assert aiohelicone.__file__ is not None
+    tree = ast.parse(pathlib.Path(aiohelicone.__file__).read_text())
+    seen: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module is not None
+                for alias in imp.names:
+                    assert alias.asname == alias.name  # an explicit re-export
+                    seen[alias.name] = imp.module
+    assert seen == aiohelicone._LAZY
+
+
 def test_testing_all_lists_exactly_the_public_names() -> None:
     """aiohelicone.testing's __all__ is sorted and complete too."""
     names = aiohelicone.testing.__all__

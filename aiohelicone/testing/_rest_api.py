@@ -1,4 +1,4 @@
-"""The fake's Helicone REST API ("Jawn", ``api.helicone.ai``).
+"""Layer 8 (test kit): the fake's Helicone REST API ("Jawn", ``api.helicone.ai``).
 
 The real REST API lives on another host (``https://api.helicone.ai``); the fake serves it on
 the same ASGI app as the gateway, under ``/v1/request``, ``/v1/session`` and ``/v1/user``
@@ -45,14 +45,24 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any
 
 from ._emit import Body, Sleep, Step, response
 from ._prompts import PromptStore, js_string
 from ._records import RequestRecord
-from ._rest_rows import DEFAULT_UUID, FEEDBACK_SCORE, FilterError, Row, matches, sorted_rows
+from ._rest_reports import session_page, user_metrics
+from ._rest_rows import (
+    DEFAULT_UUID,
+    FEEDBACK_SCORE,
+    FilterError,
+    Row,
+    ch_time,
+    is_int,
+    matches,
+    result,
+    sorted_rows,
+)
 from ._wire import JSON_TYPE, TEXT_TYPE, dumps
 
 __all__ = [
@@ -143,10 +153,6 @@ def _event_json(event: bytes) -> Any:
         return None
 
 
-def _ch_time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
 # -- the REST API ----------------------------------------------------------------------------
 
 _REQUEST_PATH = re.compile(r"^/v1/request/(?P<id>[^/]+)(?P<action>/feedback|/score|/property)?$")
@@ -230,7 +236,7 @@ class RestAPI:
         """Answer one REST call."""
         refusal = self._authenticate(record.headers)
         if refusal is not None:
-            return _result(401, error=refusal)
+            return result(401, error=refusal)
         method, path, body = record.method, record.path.rstrip("/"), record.json
         if method == "POST":
             handler = {
@@ -244,13 +250,13 @@ class RestAPI:
                 try:
                     return handler(body)
                 except FilterError as exc:
-                    return _result(500, error=str(exc))
+                    return result(500, error=str(exc))
         match = _SESSION_FEEDBACK.match(path)
         if match is not None and method == "POST":
             if not isinstance(body, dict) or not isinstance(body.get("rating"), bool):
-                return _result(400, error="rating must be a boolean")
+                return result(400, error="rating must be a boolean")
             self.session_feedback[match["id"]] = body["rating"]
-            return _result(200)
+            return result(200)
         match = _REQUEST_PATH.match(path)
         if match is not None:
             action = (method, match["action"])
@@ -283,167 +289,71 @@ class RestAPI:
     def _get(self, request_id: str, bodies: bool) -> list[Step]:
         record = self._find(request_id)
         if record is None:
-            return _result(500, error="Request not found")
-        return _result(200, self._row(record, 0, bodies=bodies).data)
+            return result(500, error="Request not found")
+        return result(200, self._row(record, 0, bodies=bodies).data)
 
     def _feedback(self, request_id: str, body: Any) -> list[Step]:
         if not isinstance(body, dict) or not isinstance(body.get("rating"), bool):
-            return _result(400, error="rating must be a boolean")
+            return result(400, error="rating must be a boolean")
         if self._find(request_id) is None:
-            return _result(500, error="Request not found")
+            return result(500, error="Request not found")
         self.feedback[request_id] = body["rating"]
-        return _result(200)
+        return result(200)
 
     def _score(self, request_id: str, body: Any) -> list[Step]:
         scores = body.get("scores") if isinstance(body, dict) else None
         if not isinstance(scores, dict):
-            return _result(400, error="scores must be an object")
+            return result(400, error="scores must be an object")
         for name, value in scores.items():
             if not isinstance(value, (bool, int)):
-                return _result(
+                return result(
                     400,
                     error=f"Score '{name}' is {js_string(value)}: scores must be integers or "
                     "booleans (scale floats yourself, e.g. x100)",
                 )
         if self._find(request_id) is None:
-            return _result(500, error="Error adding scores to request.")
+            return result(500, error="Error adding scores to request.")
         stored = self.scores.setdefault(request_id, {})
         stored.update({name: int(value) for name, value in scores.items()})
-        return _result(201)
+        return result(201)
 
     def _property(self, request_id: str, body: Any) -> list[Step]:
         if not isinstance(body, dict) or not all(
             isinstance(body.get(k), str) for k in ("key", "value")
         ):
-            return _result(400, error="key and value must be strings")
+            return result(400, error="key and value must be strings")
         if self._find(request_id) is None:
-            return _result(500, error="Request not found")
+            return result(500, error="Request not found")
         self.properties.setdefault(request_id, {})[body["key"]] = body["value"]
-        return _result(200)
+        return result(200)
 
     # -- queries -----------------------------------------------------------------------------
 
     def _query(self, body: Any) -> list[Step]:
         if not isinstance(body, dict) or "filter" not in body:
-            return _result(400, error="filter is required")
+            return result(400, error="filter is required")
         offset, limit = body.get("offset", 0), body.get("limit", 100)
-        if not _is_int(offset) or not _is_int(limit):
-            return _result(500, error="Invalid offset or limit")
+        if not is_int(offset) or not is_int(limit):
+            return result(500, error="Invalid offset or limit")
         if not 0 <= limit <= 1000 or offset < 0:
-            return _result(500, error="invalid limit")
+            return result(500, error="invalid limit")
         rows = [r for r in self._rows(bodies=False) if matches(body["filter"], r)]
         if body.get("isCached") is True:
             rows = [r for r in rows if r.data["cache_reference_id"] != DEFAULT_UUID]
         rows = sorted_rows(rows, body.get("sort"))
         offset = 0 if self.ignore_offset else offset
-        return _result(200, [r.data for r in rows[offset : offset + limit]])
+        return result(200, [r.data for r in rows[offset : offset + limit]])
 
     def _count(self, body: Any) -> list[Step]:
         if not isinstance(body, dict) or "filter" not in body:
-            return _result(400, error="filter is required")
-        return _result(200, sum(1 for r in self._rows(bodies=False) if matches(body["filter"], r)))
+            return result(400, error="filter is required")
+        return result(200, sum(1 for r in self._rows(bodies=False) if matches(body["filter"], r)))
 
     def _sessions(self, body: Any) -> list[Step]:
-        if not isinstance(body, dict) or not isinstance(body.get("timeFilter"), dict):
-            return _result(
-                400, error="search, timeFilter, timezoneDifference and filter are required"
-            )
-        window = body["timeFilter"]
-        start = _number(window.get("startTimeUnixMs"), 0) / 1000
-        end = _number(window.get("endTimeUnixMs"), math.inf) / 1000
-        search = str(body.get("search") or "").lower()
-        groups: dict[str, list[Row]] = {}
-        for row in self._rows(bodies=False):
-            session = row.data["properties"].get("Helicone-Session-Id")
-            # The window is in whole milliseconds, as the server stores times: a request made
-            # in the same millisecond as the query's "now" is inside it.
-            created = math.floor(row.created * 1000) / 1000
-            if session and start <= created <= end and matches(body.get("filter", "all"), row):
-                groups.setdefault(session, []).append(row)
-        results = []
-        for session, rows in groups.items():
-            name = next((r.data["properties"].get("Helicone-Session-Name") for r in rows), None)
-            if search and search not in session.lower() and search not in (name or "").lower():
-                continue
-            if body.get("nameEquals") is not None and name != body["nameEquals"]:
-                continue
-            latencies = [r.data["delay_ms"] for r in rows if r.data["delay_ms"] is not None]
-            users = [r.data["request_user_id"] for r in rows if r.data["request_user_id"]]
-            results.append(
-                {
-                    "session_id": session,
-                    "session_name": name or "",
-                    "created_at": _ch_time(min(r.created for r in rows)),
-                    "latest_request_created_at": _ch_time(max(r.created for r in rows)),
-                    "total_cost": round(sum(r.data["cost"] for r in rows), 9),
-                    "total_requests": len(rows),
-                    "prompt_tokens": sum(r.data["prompt_tokens"] for r in rows),
-                    "completion_tokens": sum(r.data["completion_tokens"] for r in rows),
-                    "total_tokens": sum(r.data["total_tokens"] for r in rows),
-                    "avg_latency": sum(latencies) / len(latencies) if latencies else 0,
-                    "user_ids": list(dict.fromkeys(users)),
-                }
-            )
-        results.sort(key=lambda s: s["created_at"], reverse=True)
-        offset = body.get("offset", 0)
-        limit = body.get("limit")
-        offset = offset if _is_int(offset) and offset >= 0 and not self.ignore_offset else 0
-        page = results[offset:] if not _is_int(limit) else results[offset : offset + limit]
-        return _result(200, page)
+        return session_page(self._rows(bodies=False), body, ignore_offset=self.ignore_offset)
 
     def _users(self, body: Any) -> list[Step]:
-        if not isinstance(body, dict):
-            return _result(400, error="filter, offset and limit are required")
-        offset, limit = body.get("offset"), body.get("limit")
-        if not _is_int(offset) or not _is_int(limit) or offset < 0 or limit < 0:
-            return _result(400, error="filter, offset and limit are required")
-        if limit > 1000:
-            return _result(400, error="Limit cannot be greater than 1000")
-        window: dict[str, Any] = body.get("timeFilter") or {}
-        if not isinstance(window, dict):
-            return _result(400, error="timeFilter must be an object")
-        start = _number(window.get("startTimeUnixSeconds"), 0)
-        end = _number(window.get("endTimeUnixSeconds"), math.inf)
-        groups: dict[str, list[Row]] = {}
-        for row in self._rows(bodies=False):
-            user = row.data["request_user_id"]
-            # Whole seconds here (this endpoint's window is in seconds).
-            if (
-                user
-                and start <= math.floor(row.created) <= end
-                and matches(body.get("filter", "all"), row)
-            ):
-                groups.setdefault(user, []).append(row)
-        users = []
-        for user, rows in groups.items():
-            days = {datetime.fromtimestamp(r.created, UTC).date() for r in rows}
-            prompt = sum(r.data["prompt_tokens"] for r in rows)
-            completion = sum(r.data["completion_tokens"] for r in rows)
-            users.append(
-                {
-                    "id": user,
-                    "user_id": user,
-                    "active_for": len(days),
-                    "first_active": _ch_time(min(r.created for r in rows)),
-                    "last_active": _ch_time(max(r.created for r in rows)),
-                    "total_requests": len(rows),
-                    "average_requests_per_day_active": len(rows) / len(days),
-                    "average_tokens_per_request": (prompt + completion) / len(rows),
-                    "total_prompt_tokens": prompt,
-                    "total_completion_tokens": completion,
-                    "cost": round(sum(r.data["cost"] for r in rows), 9),
-                }
-            )
-        sort: dict[str, Any] = body.get("sort") or {}
-        if not isinstance(sort, dict):
-            return _result(400, error="sort must be an object")
-        column, direction = next(iter(sort.items()), ("last_active", "desc"))
-        users.sort(
-            key=lambda u: (u.get(column) is not None, u.get(column) or 0, u["user_id"]),
-            reverse=direction == "desc",
-        )
-        offset = 0 if self.ignore_offset else offset
-        return _result(200, {"users": users[offset : offset + limit], "count": len(users)})
+        return user_metrics(self._rows(bodies=False), body, ignore_offset=self.ignore_offset)
 
     # -- rows --------------------------------------------------------------------------------
 
@@ -485,8 +395,8 @@ class RestAPI:
             reference = str(uuid.uuid5(uuid.NAMESPACE_URL, f"aiohelicone-cache:{request_id}"))
         data: dict[str, Any] = {
             "request_id": request_id,
-            "request_created_at": _ch_time(created),
-            "response_created_at": _ch_time(created + (latency or 0) / 1000),
+            "request_created_at": ch_time(created),
+            "response_created_at": ch_time(created + (latency or 0) / 1000),
             "response_status": status,
             "request_model": model,
             "provider": record.provider,
@@ -515,20 +425,6 @@ class RestAPI:
             "response_body": _response_body(record.response_events) if bodies else _PLACEHOLDER,
         }
         return Row(data, created, index)
-
-
-def _result(status: int, data: Any = None, *, error: str | None = None) -> list[Step]:
-    return response(status, JSON_TYPE, dumps({"data": data, "error": error}))
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: object, default: float) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return default
 
 
 def _count_of(value: object) -> int:

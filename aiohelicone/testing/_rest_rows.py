@@ -1,4 +1,4 @@
-"""Rows of the fake REST API, and the query filters and sort orders Jawn applies to them.
+"""Layer 8 (test kit): rows of the fake REST API, and the filters and sorts Jawn applies.
 
 Filters follow ``packages/filters/filters.ts`` with the ``request_response_rmt`` mapping:
 only leaves wrapped in ``request_response_rmt`` match (an unwrapped leaf, or a table the fake
@@ -13,11 +13,25 @@ import json
 import math
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
-__all__ = ["DEFAULT_UUID", "FEEDBACK_SCORE", "FilterError", "Row", "matches", "sorted_rows"]
+from ._emit import Step, response
+from ._wire import JSON_TYPE, dumps
+
+__all__ = [
+    "DEFAULT_UUID",
+    "FEEDBACK_SCORE",
+    "FilterError",
+    "Row",
+    "ch_time",
+    "is_int",
+    "matches",
+    "number",
+    "result",
+    "sorted_rows",
+]
 
 #: ``cache_reference_id`` of a row not served from the cache.
 DEFAULT_UUID = "00000000-0000-0000-0000-000000000000"
@@ -208,3 +222,25 @@ def sorted_rows(rows: list[Row], sort: Any) -> list[Row]:
         key=lambda r: (r.data[field] is not None, r.data[field] or 0, r.index),
         reverse=descending,
     )
+
+
+def result(status: int, data: Any = None, *, error: str | None = None) -> list[Step]:
+    """A Jawn ``{"data", "error"}`` Result answer."""
+    return response(status, JSON_TYPE, dumps({"data": data, "error": error}))
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """An int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def number(value: object, default: float) -> float:
+    """A JSON number as a float, or ``default`` for anything else."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return default
+
+
+def ch_time(seconds: float) -> str:
+    """A time the ClickHouse way: ``2026-11-27 14:00:35.123`` (UTC)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

@@ -1,4 +1,4 @@
-"""A tiny HTTP/1.1 server for ASGI apps on anyio (asyncio and trio), for loopback tests.
+"""Layer 8 (test kit): a tiny HTTP/1.1 server for ASGI apps on anyio, for loopback tests.
 
 Enough of HTTP/1.1 to serve the fake gateway to httpx2, openai-python or curl: request
 bodies by ``Content-Length`` or chunked; keep-alive; answers with ``Content-Length`` when
@@ -13,27 +13,26 @@ request head must arrive within ``header_timeout`` (10 s; a client that sent par
 (64 KiB, counted exactly, 431); a body over ``max_body_size`` (32 MiB) gets 413 before it is
 read. Request framing follows RFC 9112 §6.3 strictly: ``Content-Length`` is digits only,
 duplicates must agree, and ``Transfer-Encoding`` with ``Content-Length`` is refused (400).
-Refusals close the connection.
+Refusals close the connection. The framing rules are in ``_http11`` (pure); this module
+is the serving loop: sockets, keep-alive, the ASGI exchange.
 
 Not a production server: no TLS, no pipelining guarantees, no HTTP/2, no websockets.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from http import HTTPStatus
 from urllib.parse import unquote
 
 import anyio
 import anyio.abc
-import attrs
 from anyio.abc import SocketAttribute
 
 from ._emit import ABORT_EXTENSION, Message, Receive, Scope, Send
+from ._http11 import HEXDIGITS, _BadRequest, _body_length, _parse_head, _reason, _RequestHead
 
 __all__ = ["LoopbackServer", "serve"]
 
@@ -44,8 +43,6 @@ DEFAULT_MAX_HEADER_SIZE = 64 * 1024
 DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 # After refusing a request, how long unread request bytes are drained before closing.
 _LINGER = 2.0
-_DIGITS = re.compile(rb"[0-9]+")
-_HEXDIGITS = re.compile(rb"[0-9A-Fa-f]+")
 _NETWORK_ERRORS = (
     anyio.EndOfStream,
     anyio.BrokenResourceError,
@@ -56,85 +53,6 @@ _NETWORK_ERRORS = (
 
 class ClientDisconnected(OSError):
     """Raised by ``send`` when the client has gone away (ASGI asks for an OSError)."""
-
-
-class _BadRequest(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        self.status = status
-        super().__init__(reason)
-
-
-@attrs.frozen
-class _RequestHead:
-    method: str
-    target: str
-    version: str
-    headers: tuple[tuple[bytes, bytes], ...]
-
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-    def values(self, name: bytes) -> list[bytes]:
-        """Every value of a header that may repeat, its comma-separated lists split."""
-        return [
-            item.strip() for key, value in self.headers if key == name for item in value.split(b",")
-        ]
-
-
-def _parse_head(data: bytes) -> _RequestHead:
-    """Parse a request line and headers (without the final blank line)."""
-    lines = data.split(b"\r\n")
-    try:
-        method, target, version = lines[0].decode("ascii").split(" ")
-    except (UnicodeDecodeError, ValueError):
-        raise _BadRequest(400, "malformed request line") from None
-    if version not in ("HTTP/1.1", "HTTP/1.0"):
-        raise _BadRequest(505, "unsupported HTTP version")
-    headers = []
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name != name.strip():
-            raise _BadRequest(400, "malformed header line")
-        headers.append((name.lower(), value.strip()))
-    return _RequestHead(method.upper(), target, version, tuple(headers))
-
-
-def _body_length(head: _RequestHead, max_body: int) -> int | None:
-    """The request body's length, or None when it is chunked (RFC 9112 §6.3).
-
-    Raises:
-        _BadRequest: 400 for framing that could be read two ways, 501 for a transfer coding
-            other than chunked, 413 for a declared length over ``max_body``.
-    """
-    codings = [coding.lower() for coding in head.values(b"transfer-encoding")]
-    lengths = head.values(b"content-length")
-    if codings:
-        if lengths:
-            # §6.3 item 3: both present is the shape of request smuggling ("ought to be
-            # handled as an error"): a server that guesses differs from the next hop.
-            raise _BadRequest(400, "transfer-encoding and content-length together")
-        if codings[-1] != b"chunked" or b"chunked" in codings[:-1]:
-            # §6.3 item 4: without chunked last, the length cannot be determined.
-            raise _BadRequest(400, "chunked must be the final transfer coding, once")
-        if len(codings) > 1:
-            raise _BadRequest(501, "unsupported transfer-encoding")
-        return None
-    if not lengths:
-        return 0
-    # Content-Length = 1*DIGIT (RFC 9110 §8.6): no sign, no underscore, no hex (Python's
-    # int() takes all three). Repeated values must agree (§8.6 allows collapsing those).
-    if not all(_DIGITS.fullmatch(value) for value in lengths):
-        raise _BadRequest(400, "invalid content-length")
-    values = {value.lstrip(b"0") for value in lengths}
-    if len(values) != 1:
-        raise _BadRequest(400, "conflicting content-length values")
-    digits = values.pop()
-    if len(digits) > len(str(max_body)) or int(digits or b"0") > max_body:
-        raise _BadRequest(413, f"request body over {max_body} bytes")
-    return int(digits or b"0")
 
 
 class LoopbackServer:
@@ -352,7 +270,7 @@ class _Connection:
         while True:
             # chunk-size = 1*HEXDIG, then optional extensions after BWS ";" (RFC 9112 §7.1).
             size_text = (await self._read_line()).split(b";", 1)[0].rstrip(b" \t")
-            if not _HEXDIGITS.fullmatch(size_text):
+            if not HEXDIGITS.fullmatch(size_text):
                 raise _BadRequest(400, "invalid chunk size")
             size = int(size_text, 16)
             if size == 0:
@@ -431,13 +349,6 @@ class _Connection:
                 raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         with anyio.CancelScope(shield=True):
             await self._stream.aclose()
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 class _Exchange:
