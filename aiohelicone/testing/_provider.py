@@ -16,6 +16,7 @@ from typing import Any, TypeGuard
 import attrs
 
 from ._outcomes import Reply
+from ._outputs import outputs_for
 from ._records import RequestRecord, content_text
 from ._registry import Attempt
 from ._wire import (
@@ -90,6 +91,16 @@ class Provider:
         ident = ("chatcmpl-" if endpoint == "chat" else "cmpl-") + secrets.token_hex(12)
         created = int(time.time())
         choices = self._choices(reply, record, data)
+        if endpoint == "chat":
+            extra = outputs_for(
+                data,
+                attempt.model,
+                attempt.provider_model,
+                attempt.provider,
+                record.last_user_message or "",
+            )
+            if extra is not None:
+                choices = [attrs.evolve(c, output=extra) for c in choices]
         usage = usage_json(prompt_tokens(data), completion_tokens(choices), reply.usage)
         model = attempt.provider_model
         if endpoint == "chat":
