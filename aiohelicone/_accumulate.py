@@ -2,8 +2,8 @@
 
 :class:`ChatCompletionAccumulator` folds chat chunks (content, refusals, tool calls whose
 parts arrive interleaved by ``index``, reasoning text, reasoning blocks merged by ``index``,
-images, several choices, the usage of the final chunk) into a :class:`ChatCompletion`; :class:`CompletionAccumulator` does the same for text completions.
-The stream object (``_streaming.py``) feeds them and reports what they hold when a stream
+images, several choices, the usage of the final chunk) into a :class:`ChatCompletion`;
+:class:`CompletionAccumulator` does the same for text completions. The stream object (``_streaming.py``) feeds them and reports what they hold when a stream
 breaks or ends early.
 """
 
@@ -137,8 +137,11 @@ class _Accumulator:
 class ChatCompletionAccumulator(_Accumulator):
     """Builds the :class:`ChatCompletion` a stream of chunks amounts to.
 
-    Handles content and refusal deltas, tool calls whose id, name and argument fragments
-    arrive interleaved by ``index``, several choices (``n > 1``), finish reasons, and the
+    Handles content, refusal and reasoning deltas, ``reasoning_details`` (blocks with an
+    ``index`` are fragments of one block and merged: their texts joined, the last label
+    kept; blocks without one arrive whole), images (appended, each arrives whole), tool
+    calls whose id, name and argument fragments arrive interleaved by ``index``, several
+    choices (``n > 1``), finish reasons, and the
     usage carried by the final chunk (whose ``choices`` is empty).
     """
 

@@ -69,7 +69,12 @@ CASES: dict[str, tuple[str, dict[str, Any], Reply | None]] = {
     ),
     "json_schema": (
         "gpt-4o-mini",
-        {"response_format": {"type": "json_schema", "json_schema": {"name": "o", "schema": SCHEMA}}},
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "o", "schema": SCHEMA},
+            }
+        },
         None,
     ),
     "tools": ("gpt-4o-mini", {"tools": [WEATHER_TOOL], "reasoning_effort": "low"}, None),

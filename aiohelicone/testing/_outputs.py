@@ -38,7 +38,9 @@ from ._wire import pieces
 __all__ = ["IMAGE_MODELS", "REASONING_MODELS", "ExtraOutput", "outputs_for", "png_data_url"]
 
 #: Models that reason without being asked (by registry name or provider model id).
-REASONING_MODELS: frozenset[str] = frozenset({"deepseek-reasoner", "deepseek-r1", "o3-mini", "o4-mini"})
+REASONING_MODELS: frozenset[str] = frozenset(
+    {"deepseek-reasoner", "deepseek-r1", "o3-mini", "o4-mini"}
+)
 #: Models whose answers carry images.
 IMAGE_MODELS: frozenset[str] = frozenset({"gemini-3-pro-image-preview"})
 _SIGNED_BLOCK_PROVIDERS = frozenset({"anthropic", "bedrock", "vertex"})
@@ -79,7 +81,12 @@ class ExtraOutput:
                 "format": "unknown",
                 "index": 0,
             },
-            {"type": "reasoning.encrypted", "data": self.signature[::-1], "format": "unknown", "index": 1},
+            {
+                "type": "reasoning.encrypted",
+                "data": self.signature[::-1],
+                "format": "unknown",
+                "index": 1,
+            },
         ]
 
     def message_fields(self) -> dict[str, Any]:
@@ -101,7 +108,12 @@ class ExtraOutput:
             return [{"reasoning": part} for part in parts]
         deltas = []
         for position, part in enumerate(parts):
-            block: dict[str, Any] = {"type": "reasoning.text", "text": part, "format": "unknown", "index": 0}
+            block: dict[str, Any] = {
+                "type": "reasoning.text",
+                "text": part,
+                "format": "unknown",
+                "index": 0,
+            }
             if position == len(parts) - 1:
                 block["signature"] = self.signature
             deltas.append({"reasoning": part, "reasoning_details": [block]})
