@@ -3,8 +3,8 @@
 :class:`ChatCompletionAccumulator` folds chat chunks (content, refusals, tool calls whose
 parts arrive interleaved by ``index``, reasoning text, reasoning blocks merged by ``index``,
 images, several choices, the usage of the final chunk) into a :class:`ChatCompletion`;
-:class:`CompletionAccumulator` does the same for text completions. The stream object (``_streaming.py``) feeds them and reports what they hold when a stream
-breaks or ends early.
+:class:`CompletionAccumulator` does the same for text completions. The stream object
+(``_streaming.py``) feeds them and reports what they hold when a stream breaks or ends early.
 """
 
 from __future__ import annotations
