@@ -19,6 +19,7 @@ from ._outcomes import Reply
 from ._outputs import outputs_for
 from ._records import RequestRecord, content_text
 from ._registry import Attempt
+from ._structured import structured_content, tool_call_for
 from ._wire import (
     DONE,
     JSON_TYPE,
@@ -128,9 +129,17 @@ class Provider:
         if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
             count *= len(prompt)
         calls = tuple(reply.tool_calls or ())
+        if reply.tool_calls is None and reply.text is None:
+            generated = tool_call_for(data)  # `tools` in the body: the model calls one
+            calls = () if generated is None else (generated,)
         texts: list[str | None]
         if reply.text is None:
-            texts = [None if calls else self.responder(record)] * count
+            if calls:
+                texts = [None] * count
+            else:
+                schema_text = structured_content(data)
+                answer = self.responder(record) if schema_text is None else schema_text
+                texts = [answer] * count
         elif isinstance(reply.text, str):
             texts = [reply.text] * count
         else:
