@@ -335,7 +335,8 @@ class StructuredOutputError(APIResponseValidationError):
     ``raw`` hold the text the model sent, so nothing is lost.
 
     Attributes:
-        raw: the text the model sent (content, or the tool call's ``arguments``).
+        raw: the text the model sent (content, or the tool call's ``arguments``), with
+            any registered secret masked.
         target: the qualified name of the class it was structured into.
         path: where in the JSON the problem is (``lines[0].price``; empty for the root).
         problem: what was wrong.
@@ -352,7 +353,8 @@ class StructuredOutputError(APIResponseValidationError):
         completion: object = None,
         request_id: str | None = None,
     ) -> None:
-        self.raw = raw
+        # Masked like every error's body: a model can echo a key it was shown.
+        self.raw = None if raw is None else scrub_text(raw)
         self.target = target
         self.path = path
         self.problem = problem

@@ -260,3 +260,69 @@ def test_every_instance_fits_its_schema_and_round_trips(invoice: Invoice) -> Non
     data = json.loads(json.dumps(conv.unstructure(invoice)))
     check(data, json_schema_for(Invoice))
     assert conv.structure(data, Invoice) == invoice
+
+
+@attrs.frozen
+class Mixed:
+    flag: Literal[True]
+    level: Literal["low", 2] | None
+    pair: tuple[int, ...]
+
+
+def test_literals_and_tuples() -> None:
+    """Bool and mixed literals become typed enums; tuple[T, ...] is an array."""
+    props = json_schema_for(Mixed)["properties"]
+    assert props["flag"] == {"type": "boolean", "enum": [True]}
+    assert props["level"] == {
+        "anyOf": [
+            {"type": "string", "enum": ["low"]},
+            {"type": "integer", "enum": [2]},
+            {"type": "null"},
+        ]
+    }
+    assert props["pair"] == {"type": "array", "items": {"type": "integer"}}
+
+
+def test_same_class_names_get_distinct_defs() -> None:
+    """Two nested classes named alike do not overwrite each other in $defs."""
+    first = attrs.make_class("Part", {"a": attrs.field(type=str)})
+    second = attrs.make_class("Part", {"b": attrs.field(type=int)})
+    both = attrs.make_class("Both", {"x": attrs.field(type=first), "y": attrs.field(type=second)})
+    schema = json_schema_for(both)
+    assert set(schema["$defs"]) == {"Part", "Part_2"}
+    assert schema["properties"]["y"] == {"$ref": "#/$defs/Part_2"}
+
+
+class Mess(enum.Enum):
+    A = "a"
+    B = 2
+
+
+@attrs.frozen
+class WithMess:
+    value: Mess
+
+
+@attrs.frozen
+class WithBareList:
+    value: list  # type: ignore[type-arg]
+
+
+def test_more_refusals() -> None:
+    """Enums of mixed value types and item-less lists are refused with the field named."""
+    with pytest.raises(SchemaError, match="all str or all int") as caught:
+        json_schema_for(WithMess)
+    assert caught.value.field == "WithMess.value"
+    with pytest.raises(SchemaError, match="list"):
+        json_schema_for(WithBareList)
+
+
+def test_an_unresolvable_annotation_is_a_schema_error() -> None:
+    """A class whose annotations name something unknown fails with a SchemaError."""
+
+    @attrs.frozen
+    class Local:
+        other: Unknown  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(SchemaError, match="does not resolve"):
+        json_schema_for(Local)
