@@ -219,7 +219,12 @@ class ChatCompletionAccumulator(_Accumulator):
             ]
             message = ChatCompletionMessage(
                 role=parts.role or "assistant",
-                content="".join(parts.content) if parts.content or not tool_calls else None,
+                # A choice that only called tools or refused has null content.
+                content=(
+                    "".join(parts.content)
+                    if parts.content or not (tool_calls or parts.refusal)
+                    else None
+                ),
                 refusal="".join(parts.refusal) if parts.refusal else None,
                 tool_calls=tool_calls or None,
                 reasoning="".join(parts.reasoning) if parts.reasoning else None,

@@ -22,7 +22,7 @@ from aiohelicone._converter import structure
 from aiohelicone._models import Function
 from aiohelicone._parse import parse_arguments, parse_chat_completion, parse_content
 from aiohelicone._schema import function_tool_for, response_format_for
-from aiohelicone.testing import FakeGateway, LoopbackServer
+from aiohelicone.testing import FakeGateway, LoopbackServer, Reply
 
 MODEL = "gpt-4o-mini/openai"
 MESSAGES = [{"role": "user", "content": "Write an invoice"}]
@@ -260,3 +260,27 @@ async def test_truncated_schema_answer_raises_length_error(server: LoopbackServe
     with pytest.raises(LengthFinishReasonError) as caught:
         parse_chat_completion(answer, Invoice)
     assert caught.value.raw == answer.choices[0].message.content
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_scripted_refusal_parses_to_none(
+    stream: bool, server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A refusal from the fake, streamed or not: parsed is None and the refusal is kept."""
+    gateway.script("*", [Reply(refusal="I can't help with that.")])
+    async with AsyncHelicone(api_key="sk-helicone-test", base_url=f"{server.url}/v1") as client:
+        fmt = response_format_for(Invoice)
+        if stream:
+            answer = await (
+                await client.chat.completions.create(
+                    model=MODEL, messages=MESSAGES, response_format=fmt, stream=True
+                )
+            ).get_final_completion()
+        else:
+            answer = await client.chat.completions.create(
+                model=MODEL, messages=MESSAGES, response_format=fmt
+            )
+    message = parse_chat_completion(answer, Invoice).choices[0].message
+    assert message.parsed is None
+    assert (message.refusal, message.content) == ("I can't help with that.", None)

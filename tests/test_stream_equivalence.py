@@ -53,6 +53,7 @@ CASES: dict[str, tuple[str, dict[str, Any], Reply | None]] = {
         {},
         Reply(tool_calls=[ToolCall("a", {"x": 1}), ToolCall("b", '{"y": [1, 2]}', id="call_b")]),
     ),
+    "refusal": ("gpt-4o-mini/openai", {"n": 2}, Reply(refusal="I can't help with that.")),
     "reasoning_effort, typed blocks": ("gpt-4o-mini/openai", {"reasoning_effort": "high"}, None),
     "reasoning_effort, signed blocks": (
         "claude-sonnet-4/anthropic",
@@ -136,6 +137,8 @@ async def test_cases_cover_every_output_the_fake_emits(
                 seen.add("images")
             if message.tool_calls:
                 seen.add("tool_calls")
+            if message.refusal:
+                seen.add("refusal")
             if answer.choices[0].finish_reason == "length":
                 seen.add("length")
     assert seen >= {
@@ -145,5 +148,6 @@ async def test_cases_cover_every_output_the_fake_emits(
         "reasoning.encrypted",
         "images",
         "tool_calls",
+        "refusal",
         "length",
     }

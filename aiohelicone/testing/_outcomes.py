@@ -89,6 +89,8 @@ class Reply:
         usage: keys that override the computed ``usage``.
         delay: seconds before the answer starts (provider latency).
         headers: provider response headers passed through to the client.
+        refusal: the model refuses: ``message.refusal`` holds this text (streamed as
+            ``delta.refusal`` pieces) and the content is null.
     """
 
     text: str | Sequence[str] | None = None
@@ -97,6 +99,7 @@ class Reply:
     usage: Mapping[str, int] | None = None
     delay: float = attrs.field(default=0.0, validator=_non_negative)
     headers: Mapping[str, str] | None = attrs.field(default=None, converter=_optional_headers)
+    refusal: str | None = None
 
 
 def _error_status(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:

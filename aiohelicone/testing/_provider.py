@@ -128,6 +128,8 @@ class Provider:
         prompt = data.get("prompt")
         if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
             count *= len(prompt)
+        if reply.refusal is not None:
+            return [Choice(None, (), reply.finish_reason or "stop", refusal=reply.refusal)] * count
         calls = tuple(reply.tool_calls or ())
         if reply.tool_calls is None and reply.text is None:
             generated = tool_call_for(data)  # `tools` in the body: the model calls one

@@ -88,6 +88,7 @@ class Choice:
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str = "stop"
     output: ExtraOutput | None = None
+    refusal: str | None = None
 
 
 def tool_call_json(call: ToolCall, position: int) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def completion_tokens(choices: Iterable[Choice]) -> int:
     """Fake completion tokens of all choices (text plus tool-call arguments)."""
     total = 0
     for choice in choices:
-        total += count_tokens(choice.text or "")
+        total += count_tokens(choice.text or "") + count_tokens(choice.refusal or "")
         total += sum(count_tokens(c.name) + count_tokens(c.arguments) for c in choice.tool_calls)
     return total
 
@@ -128,7 +129,7 @@ def chat_completion(
         message: dict[str, Any] = {
             "role": "assistant",
             "content": choice.text,
-            "refusal": None,
+            "refusal": choice.refusal,
         }
         if choice.tool_calls:
             message["tool_calls"] = [tool_call_json(c, i) for i, c in enumerate(choice.tool_calls)]
@@ -189,6 +190,11 @@ def chat_chunks(
         for index, bodies in enumerate(thoughts):
             if step < len(bodies):
                 events.append(chunk([delta(index, bodies[step])]))
+    refusals = [pieces(c.refusal or "") for c in choices]
+    for step in range(max(map(len, refusals), default=0)):
+        for index, parts in enumerate(refusals):
+            if step < len(parts):
+                events.append(chunk([delta(index, {"refusal": parts[step]})]))
     texts = [pieces(c.text or "") for c in choices]
     for step in range(max(map(len, texts), default=0)):
         for index, parts in enumerate(texts):
