@@ -32,6 +32,7 @@ import inspect
 import re
 import types
 import typing
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -266,7 +267,8 @@ def _enum(cls: type[enum.Enum], path: str) -> dict[str, Any]:
     return schema
 
 
-_CACHE: dict[type, dict[str, Any]] = {}
+# Weak keys: classes made at run time (attrs.make_class) are not kept alive by their schema.
+_CACHE: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _schema_of(cls: type) -> dict[str, Any]:

@@ -81,7 +81,9 @@ class Reply:
 
     Args:
         text: the content; a sequence gives one text per choice (``n``). None asks the
-            gateway's ``responder``. With ``tool_calls`` and no text the content is null.
+            gateway's ``responder`` (or, when the body asks for it, gives JSON following its
+            ``json_schema`` response format, or calls one of its ``tools``: see
+            ``_structured.py``). With ``tool_calls`` and no text the content is null.
         tool_calls: function calls to return (chat only); streamed as fragments
             interleaved by index.
         finish_reason: default ``"tool_calls"`` with tool calls, ``"length"`` when
