@@ -20,11 +20,13 @@ from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadRequestError as BadRequestError
 from ._exceptions import ConflictError as ConflictError
 from ._exceptions import ContentDecodingError as ContentDecodingError
+from ._exceptions import ContentFilterFinishReasonError as ContentFilterFinishReasonError
 from ._exceptions import ErrorDetail as ErrorDetail
 from ._exceptions import FallbackExhaustedError as FallbackExhaustedError
 from ._exceptions import HeliconeError as HeliconeError
 from ._exceptions import InternalServerError as InternalServerError
 from ._exceptions import InvalidInputError as InvalidInputError
+from ._exceptions import LengthFinishReasonError as LengthFinishReasonError
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import PermissionDeniedError as PermissionDeniedError
 from ._exceptions import RateLimitError as RateLimitError
@@ -33,6 +35,7 @@ from ._exceptions import StreamFirstEventTimeoutError as StreamFirstEventTimeout
 from ._exceptions import StreamIdleTimeoutError as StreamIdleTimeoutError
 from ._exceptions import StreamInterruptedError as StreamInterruptedError
 from ._exceptions import StreamTruncatedError as StreamTruncatedError
+from ._exceptions import StructuredOutputError as StructuredOutputError
 from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
 from ._header_values import RateLimitPolicy as RateLimitPolicy
 from ._helicone import HeliconeOptions as HeliconeOptions
@@ -52,14 +55,26 @@ from ._models import CompletionChoice as CompletionChoice
 from ._models import CreateEmbeddingResponse as CreateEmbeddingResponse
 from ._models import Embedding as Embedding
 from ._models import EmbeddingUsage as EmbeddingUsage
+from ._models import ImageURL as ImageURL
+from ._models import MessageImage as MessageImage
 from ._models import Model as Model
 from ._models import ModelList as ModelList
+from ._models import ReasoningDetail as ReasoningDetail
 from ._models import Usage as Usage
 from ._modelstring import ModelChain as ModelChain
 from ._modelstring import ModelTarget as ModelTarget
 from ._modelstring import UnknownProviderWarning as UnknownProviderWarning
 from ._modelstring import parse_model as parse_model
+from ._parse import ParsedChatCompletion as ParsedChatCompletion
+from ._parse import ParsedChatCompletionMessage as ParsedChatCompletionMessage
+from ._parse import ParsedChoice as ParsedChoice
+from ._parse import ParsedFunction as ParsedFunction
+from ._parse import ParsedToolCall as ParsedToolCall
+from ._parse import parse_chat_completion as parse_chat_completion
 from ._retry import RetryPolicy as RetryPolicy
+from ._schema import SchemaError as SchemaError
+from ._schema import function_tool_for as function_tool_for
+from ._schema import response_format_for as response_format_for
 from ._streaming import AsyncStream as AsyncStream
 from ._streaming import ChatCompletionStream as ChatCompletionStream
 from ._streaming import CompletionStream as CompletionStream
@@ -142,6 +157,7 @@ _EAGER = [
     "CompletionStream",
     "ConflictError",
     "ContentDecodingError",
+    "ContentFilterFinishReasonError",
     "CreateEmbeddingResponse",
     "DEFAULT_BASE_URL",
     "Embedding",
@@ -151,29 +167,43 @@ _EAGER = [
     "HeliconeError",
     "HeliconeMetadata",
     "HeliconeOptions",
+    "ImageURL",
     "InternalServerError",
     "InvalidInputError",
+    "LengthFinishReasonError",
+    "MessageImage",
     "Model",
     "ModelChain",
     "ModelList",
     "ModelTarget",
     "NotFoundError",
+    "ParsedChatCompletion",
+    "ParsedChatCompletionMessage",
+    "ParsedChoice",
+    "ParsedFunction",
+    "ParsedToolCall",
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitInfo",
     "RateLimitPolicy",
     "RetryPolicy",
+    "ReasoningDetail",
+    "SchemaError",
     "StreamDeadlineError",
     "StreamFirstEventTimeoutError",
     "StreamIdleTimeoutError",
     "StreamInterruptedError",
     "StreamTimeouts",
     "StreamTruncatedError",
+    "StructuredOutputError",
     "UnknownProviderWarning",
     "UnprocessableEntityError",
     "Usage",
     "__version__",
     "parse_model",
+    "function_tool_for",
+    "parse_chat_completion",
+    "response_format_for",
 ]
 
 __all__ = sorted([*_EAGER, *_LAZY])

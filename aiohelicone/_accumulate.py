@@ -1,15 +1,17 @@
 """Accumulators: the completion a stream of chunks amounts to (pure, no I/O).
 
 :class:`ChatCompletionAccumulator` folds chat chunks (content, refusals, tool calls whose
-parts arrive interleaved by ``index``, several choices, the usage of the final chunk) into a
-:class:`ChatCompletion`; :class:`CompletionAccumulator` does the same for text completions.
-The stream object (``_streaming.py``) feeds them and reports what they hold when a stream
-breaks or ends early.
+parts arrive interleaved by ``index``, reasoning text, reasoning blocks merged by ``index``,
+images, several choices, the usage of the final chunk) into a :class:`ChatCompletion`;
+:class:`CompletionAccumulator` does the same for text completions. The stream object
+(``_streaming.py``) feeds them and reports what they hold when a stream breaks or ends early.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import attrs
 
 from ._models import (
     ChatCompletion,
@@ -24,6 +26,8 @@ from ._models import (
     Completion,
     CompletionChoice,
     Function,
+    MessageImage,
+    ReasoningDetail,
     Usage,
 )
 
@@ -46,15 +50,68 @@ class _ToolCallParts:
 
 
 class _ChoiceParts:
-    __slots__ = ("content", "finish_reason", "logprobs", "refusal", "role", "tool_calls")
+    __slots__ = (
+        "content",
+        "detail_at",
+        "details",
+        "finish_reason",
+        "images",
+        "logprobs",
+        "reasoning",
+        "refusal",
+        "role",
+        "tool_calls",
+    )
 
     def __init__(self) -> None:
         self.role: str | None = None
         self.content: list[str] = []
         self.refusal: list[str] = []
+        self.reasoning: list[str] = []
+        self.details: list[ReasoningDetail] = []
+        self.detail_at: dict[int, int] = {}  # a block's `index` -> its place in `details`
+        self.images: list[MessageImage] = []
         self.finish_reason: str | None = None
         self.tool_calls: dict[int, _ToolCallParts] = {}
         self.logprobs: Any = None
+
+    def add_details(self, details: list[ReasoningDetail]) -> None:
+        # A block without `index` arrives whole (Helicone's mapping of Anthropic thinking
+        # sends every block in the finishing chunk); blocks with one arrive in fragments
+        # (OpenRouter-style streams) that belong together.
+        for detail in details:
+            if detail.index is None:
+                self.details.append(detail)
+                continue
+            at = self.detail_at.get(detail.index)
+            if at is None:
+                self.detail_at[detail.index] = len(self.details)
+                self.details.append(detail)
+            else:
+                self.details[at] = _merge_detail(self.details[at], detail)
+
+
+# Fragments of these are pieces of one string; of the others, the last value given wins.
+_DETAIL_TEXTS = ("text", "summary", "data", "thinking", "signature")
+_DETAIL_LABELS = ("type", "id", "format")
+
+
+def _merge_detail(old: ReasoningDetail, new: ReasoningDetail) -> ReasoningDetail:
+    changes: dict[str, Any] = {}
+    for name in _DETAIL_TEXTS:
+        piece = getattr(new, name)
+        if piece is not None:
+            before = getattr(old, name)
+            changes[name] = piece if before is None else before + piece
+    for name in _DETAIL_LABELS:
+        value = getattr(new, name)
+        if value is not None:
+            changes[name] = value
+    if new.extra:
+        changes["extra"] = {**old.extra, **new.extra}
+    # A field stays "absent" (left out when unstructured) only if no fragment had it.
+    changes["missing"] = old.missing & new.missing
+    return attrs.evolve(old, **changes)
 
 
 class _Accumulator:
@@ -80,8 +137,11 @@ class _Accumulator:
 class ChatCompletionAccumulator(_Accumulator):
     """Builds the :class:`ChatCompletion` a stream of chunks amounts to.
 
-    Handles content and refusal deltas, tool calls whose id, name and argument fragments
-    arrive interleaved by ``index``, several choices (``n > 1``), finish reasons, and the
+    Handles content, refusal and reasoning deltas, ``reasoning_details`` (blocks with an
+    ``index`` are fragments of one block and merged: their texts joined, the last label
+    kept; blocks without one arrive whole), images (appended, each arrives whole), tool
+    calls whose id, name and argument fragments arrive interleaved by ``index``, several
+    choices (``n > 1``), finish reasons, and the
     usage carried by the final chunk (whose ``choices`` is empty).
     """
 
@@ -105,6 +165,12 @@ class ChatCompletionAccumulator(_Accumulator):
                 parts.content.append(delta.content)
             if delta.refusal:
                 parts.refusal.append(delta.refusal)
+            if delta.reasoning:
+                parts.reasoning.append(delta.reasoning)
+            if delta.reasoning_details:
+                parts.add_details(delta.reasoning_details)
+            if delta.images:
+                parts.images.extend(delta.images)
             if delta.tool_calls:
                 for call in delta.tool_calls:
                     self._add_tool_call(parts, call)
@@ -153,9 +219,17 @@ class ChatCompletionAccumulator(_Accumulator):
             ]
             message = ChatCompletionMessage(
                 role=parts.role or "assistant",
-                content="".join(parts.content) if parts.content or not tool_calls else None,
+                # A choice that only called tools or refused has null content.
+                content=(
+                    "".join(parts.content)
+                    if parts.content or not (tool_calls or parts.refusal)
+                    else None
+                ),
                 refusal="".join(parts.refusal) if parts.refusal else None,
                 tool_calls=tool_calls or None,
+                reasoning="".join(parts.reasoning) if parts.reasoning else None,
+                reasoning_details=list(parts.details) or None,
+                images=list(parts.images) or None,
             )
             choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
         return ChatCompletion(
@@ -209,7 +283,8 @@ class CompletionAccumulator(_Accumulator):
 
 
 def has_content(chunk: Any) -> bool:
-    """Whether a chunk carries text, a refusal, a tool call or a finish reason."""
+    """Whether a chunk carries text, a refusal, reasoning, an image, a tool call or a finish
+    reason."""
     for choice in chunk.choices:
         if choice.finish_reason is not None:
             return True
@@ -217,7 +292,14 @@ def has_content(chunk: Any) -> bool:
         if delta is None:  # a text completion chunk
             if choice.text:
                 return True
-        elif delta.content or delta.refusal or delta.tool_calls:
+        elif (
+            delta.content
+            or delta.refusal
+            or delta.tool_calls
+            or delta.reasoning
+            or delta.reasoning_details
+            or delta.images
+        ):
             return True
     return False
 
@@ -248,6 +330,9 @@ def completion_as_chunk(completion: ChatCompletion) -> ChatCompletionChunk:
                     content=message.content,
                     refusal=message.refusal,
                     tool_calls=tool_calls,
+                    reasoning=message.reasoning,
+                    reasoning_details=message.reasoning_details,
+                    images=message.images,
                 ),
                 finish_reason=choice.finish_reason,
             )

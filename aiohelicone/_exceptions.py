@@ -20,7 +20,10 @@ Names follow openai-python so that existing ``except`` clauses carry over::
         │       ├── StreamIdleTimeoutError         too long between two events
         │       └── StreamDeadlineError            the whole stream took too long
         ├── APIResponseValidationError         an answer that is not what the API promises
-        │   └── ContentDecodingError           its Content-Encoding is unknown here, or corrupt
+        │   ├── ContentDecodingError           its Content-Encoding is unknown here, or corrupt
+        │   └── StructuredOutputError          the model's JSON does not fit the requested class
+        │       ├── LengthFinishReasonError        cut off at the token limit before it was whole
+        │       └── ContentFilterFinishReasonError stopped by the provider's content filter
         ├── StreamTruncatedError               the stream ended before it was complete
         ├── StreamInterruptedError             a fallback stream failed after yielding content
         └── FallbackExhaustedError             every target of a fallback chain failed
@@ -55,11 +58,13 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "ContentDecodingError",
+    "ContentFilterFinishReasonError",
     "ErrorDetail",
     "FallbackExhaustedError",
     "HeliconeError",
     "InternalServerError",
     "InvalidInputError",
+    "LengthFinishReasonError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -68,6 +73,7 @@ __all__ = [
     "StreamIdleTimeoutError",
     "StreamInterruptedError",
     "StreamTruncatedError",
+    "StructuredOutputError",
     "UnprocessableEntityError",
 ]
 
@@ -319,6 +325,96 @@ class ContentDecodingError(APIResponseValidationError):
         self.encoding = encoding
         self.unsupported = unsupported
         super().__init__(message, status_code=status_code, body=None, request_id=request_id)
+
+
+class StructuredOutputError(APIResponseValidationError):
+    """The model's answer could not be read as the requested structure.
+
+    Raised by parsing (``chat.completions.parse``) when the message content, or a tool
+    call's arguments, is not JSON or does not fit the attrs class asked for. ``body`` and
+    ``raw`` hold the text the model sent, so nothing is lost.
+
+    Attributes:
+        raw: the text the model sent (content, or the tool call's ``arguments``), with
+            any registered secret masked.
+        target: the qualified name of the class it was structured into.
+        path: where in the JSON the problem is (``lines[0].price``; empty for the root).
+        problem: what was wrong.
+        completion: the whole answer (a ``ChatCompletion``), or None.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        raw: str | None,
+        target: str,
+        path: str = "",
+        completion: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        # Masked like every error's body: a model can echo a key it was shown.
+        self.raw = None if raw is None else scrub_text(raw)
+        self.target = target
+        self.path = path
+        self.problem = problem
+        self.completion = completion
+        where = f" at {path}" if path else ""
+        super().__init__(
+            f"the answer does not fit {target}{where}: {problem}",
+            status_code=200,
+            body=raw,
+            request_id=request_id,
+        )
+
+
+class LengthFinishReasonError(StructuredOutputError):
+    """The answer stopped at the token limit (``finish_reason == "length"``) before it was
+    whole, so it cannot be parsed: raise ``max_completion_tokens`` or ask for less.
+
+    Attributes:
+        usage: the answer's token usage (a ``Usage``), or None.
+    """
+
+    def __init__(
+        self,
+        *,
+        raw: str | None,
+        target: str,
+        completion: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.usage = getattr(completion, "usage", None)
+        tokens = getattr(self.usage, "completion_tokens", None)
+        spent = f" after {tokens} completion tokens" if tokens is not None else ""
+        super().__init__(
+            f"the answer was cut off at the token limit{spent} (finish_reason 'length')",
+            raw=raw,
+            target=target,
+            completion=completion,
+            request_id=request_id,
+        )
+
+
+class ContentFilterFinishReasonError(StructuredOutputError):
+    """The provider's content filter stopped the answer (``finish_reason ==
+    "content_filter"``), so it cannot be parsed."""
+
+    def __init__(
+        self,
+        *,
+        raw: str | None,
+        target: str,
+        completion: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            "the provider's content filter stopped the answer (finish_reason 'content_filter')",
+            raw=raw,
+            target=target,
+            completion=completion,
+            request_id=request_id,
+        )
 
 
 class StreamTruncatedError(APIError):

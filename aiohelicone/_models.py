@@ -42,9 +42,12 @@ __all__ = [
     "EmbeddingUsage",
     "Function",
     "FunctionCall",
+    "ImageURL",
+    "MessageImage",
     "Model",
     "ModelList",
     "PromptTokensDetails",
+    "ReasoningDetail",
     "Usage",
 ]
 
@@ -133,14 +136,71 @@ class ChatCompletionMessageToolCall:
 
 
 @attrs.frozen(weakref_slot=False)
+class ReasoningDetail:
+    """One structured reasoning block of a message (``reasoning_details[]``).
+
+    Two shapes reach a client through the gateway, both kept as they came:
+
+    - Helicone's mapping of Anthropic thinking: ``thinking`` plus ``signature`` (no
+      ``type``), sent whole in the stream's finishing chunk;
+    - the OpenRouter-style typed blocks: ``type`` ``reasoning.text`` (``text``,
+      ``signature``), ``reasoning.summary`` (``summary``) or ``reasoning.encrypted``
+      (``data``), with an ``index`` that groups the fragments of one block in a stream.
+
+    Pass the blocks back unchanged in the next turn: providers check the signatures.
+    """
+
+    type: str | None = None
+    index: int | None = None
+    id: str | None = None
+    format: str | None = None
+    text: str | None = None
+    summary: str | None = None
+    data: str | None = None
+    thinking: str | None = None
+    signature: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: frozenset[str] = _missing_field()
+
+
+@attrs.frozen(weakref_slot=False)
+class ImageURL:
+    """Where an image is: usually a ``data:image/png;base64,...`` URL."""
+
+    url: str
+    detail: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: frozenset[str] = _missing_field()
+
+
+@attrs.frozen(weakref_slot=False)
+class MessageImage:
+    """An image the model produced (``message.images[]``, ``delta.images[]``)."""
+
+    type: str = "image_url"
+    image_url: ImageURL | None = None
+    extra: Mapping[str, Any] = _extra_field()
+    missing: frozenset[str] = _missing_field()
+
+
+@attrs.frozen(weakref_slot=False)
 class ChatCompletionMessage:
-    """The assistant's message in a chat completion choice."""
+    """The assistant's message in a chat completion choice.
+
+    Attributes:
+        reasoning: the model's reasoning text, for reasoning models (``reasoning_effort``).
+        reasoning_details: the structured reasoning blocks (signatures included).
+        images: images the model produced (image-output models).
+    """
 
     role: str = "assistant"
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ChatCompletionMessageToolCall] | None = None
     function_call: FunctionCall | None = None
+    reasoning: str | None = None
+    reasoning_details: list[ReasoningDetail] | None = None
+    images: list[MessageImage] | None = None
     extra: Mapping[str, Any] = _extra_field()
     missing: frozenset[str] = _missing_field()
 
@@ -212,13 +272,22 @@ class ChoiceDeltaToolCall:
 
 @attrs.frozen(weakref_slot=False)
 class ChoiceDelta:
-    """What one chunk adds to a choice."""
+    """What one chunk adds to a choice.
+
+    Attributes:
+        reasoning: a fragment of the reasoning text.
+        reasoning_details: reasoning blocks, or fragments of them grouped by ``index``.
+        images: whole images (they are not split across chunks).
+    """
 
     role: str | None = None
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ChoiceDeltaToolCall] | None = None
     function_call: ChoiceDeltaFunctionCall | None = None
+    reasoning: str | None = None
+    reasoning_details: list[ReasoningDetail] | None = None
+    images: list[MessageImage] | None = None
     extra: Mapping[str, Any] = _extra_field()
     missing: frozenset[str] = _missing_field()
 

@@ -93,10 +93,10 @@ def test_unknown_keys_are_kept_and_reachable() -> None:
     """Keys the model does not name land in `extra` at every level and are written back."""
     data = copy.deepcopy(CHAT)
     data["brand_new"] = {"x": 1}
-    data["choices"][0]["message"]["reasoning"] = "thought"
+    data["choices"][0]["message"]["thoughts"] = "thought"
     completion = structure(data, ChatCompletion)
     assert completion.extra == {"brand_new": {"x": 1}}
-    assert completion.choices[0].message.extra["reasoning"] == "thought"
+    assert completion.choices[0].message.extra["thoughts"] == "thought"
     assert completion.choices[0].message.extra["annotations"] == []
     assert unstructure(completion) == data
 
@@ -292,3 +292,28 @@ def test_any_extra_keys_round_trip(extras: dict[str, Any]) -> None:
         if key not in data and key not in known:  # e.g. "usage" is not an unknown key
             data[key] = value
     assert unstructure(structure(data, ChatCompletionChunk)) == data
+
+
+def test_reasoning_and_images_are_typed_fields() -> None:
+    """message.reasoning, reasoning_details (unknown keys kept) and images are typed."""
+    data = copy.deepcopy(CHAT)
+    message = data["choices"][0]["message"]
+    message["reasoning"] = "thought"
+    message["reasoning_details"] = [
+        {"thinking": "thought", "signature": "c2ln"},
+        {"type": "reasoning.text", "text": "t", "index": 0, "format": "unknown", "new": 1},
+    ]
+    message["images"] = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]
+    completion = structure(data, ChatCompletion)
+    got = completion.choices[0].message
+    assert got.reasoning == "thought"
+    assert got.reasoning_details is not None
+    assert (got.reasoning_details[0].thinking, got.reasoning_details[0].signature) == (
+        "thought",
+        "c2ln",
+    )
+    assert got.reasoning_details[1].type == "reasoning.text"
+    assert got.reasoning_details[1].extra == {"new": 1}
+    assert got.images is not None and got.images[0].image_url is not None
+    assert got.images[0].image_url.url == "data:image/png;base64,AA"
+    assert unstructure(completion) == data

@@ -92,7 +92,15 @@ async def test_readme_snippet_runs(
             "AsyncHelicone": AsyncHelicone,
             "HeliconeOptions": HeliconeOptions,
         }
-        compiled = compile(code, f"README.md:{line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        # dont_inherit: run the snippet as a reader would, without this file's
+        # `from __future__ import annotations` (which would turn its annotations into strings).
+        compiled = compile(
+            code,
+            f"README.md:{line}",
+            "exec",
+            flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+            dont_inherit=True,
+        )
         result = eval(compiled, namespace)
         if result is not None:
             await result

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import assert_type
 
+import attrs
+
 import aiohelicone
 from aiohelicone import (
     AsyncHelicone,
@@ -105,3 +107,42 @@ async def test_kit_usage() -> None:
     with no_retry_waits():
         await client.models.list()
     await client.aclose()
+
+
+@attrs.frozen
+class _Answer:
+    title: str
+    score: int | None
+
+
+@attrs.frozen
+class _GetWeather:
+    city: str
+
+
+async def structured_usage() -> None:
+    async with AsyncHelicone(api_key="sk-helicone-x") as c:
+        completion = await c.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            response_format=aiohelicone.response_format_for(_Answer),
+            tools=[aiohelicone.function_tool_for(_GetWeather, description="Weather of a city")],
+        )
+        message = completion.choices[0].message
+        assert_type(message.reasoning, str | None)
+        assert_type(message.reasoning_details, list[aiohelicone.ReasoningDetail] | None)
+        assert_type(message.images, list[aiohelicone.MessageImage] | None)
+
+        parsed = aiohelicone.parse_chat_completion(completion, _Answer, tools=[_GetWeather])
+        assert_type(parsed, aiohelicone.ParsedChatCompletion[_Answer])
+        assert_type(parsed.choices[0].message.parsed, _Answer | None)
+        assert_type(parsed.parsed, _Answer | None)
+        answer = parsed.choices[0].message.parsed
+        if answer is not None:
+            assert_type(answer.title, str)
+        for call in parsed.choices[0].message.tool_calls or ():
+            if isinstance(call.function.parsed_arguments, _GetWeather):
+                assert_type(call.function.parsed_arguments.city, str)
+
+        only_tools = aiohelicone.parse_chat_completion(completion, tools={"w": _GetWeather})
+        assert_type(only_tools.choices[0].message.parsed, None)

@@ -20,6 +20,11 @@ silent or UNCERTAIN, all deliberate:
   that reaches a provider: each such attempt takes a token; a 429 on the first attempt
   stops the request, a later one counts as a failed attempt. The cache key is computed from
   the client's request, so only the first executed attempt can hit.
+- Chat answers not scripted otherwise follow the body: reasoning (``message.reasoning``,
+  ``reasoning_details``) for ``reasoning_effort``/``reasoning_options`` or a reasoning model,
+  images for ``modalities: ["image", ...]`` or an image model (``_outputs.py``); JSON that
+  follows a ``json_schema`` response format, and a call of a requested tool with arguments
+  that follow its parameters (``_structured.py``).
 - Unknown models without a provider, unknown providers and excluded providers are skipped
   silently (as AttemptBuilder does). When no attempt is left the answer is 500
   ``No available providers...``; the skipped specs are listed in ``record.notes``.

@@ -81,7 +81,9 @@ class Reply:
 
     Args:
         text: the content; a sequence gives one text per choice (``n``). None asks the
-            gateway's ``responder``. With ``tool_calls`` and no text the content is null.
+            gateway's ``responder`` (or, when the body asks for it, gives JSON following its
+            ``json_schema`` response format, or calls one of its ``tools``: see
+            ``_structured.py``). With ``tool_calls`` and no text the content is null.
         tool_calls: function calls to return (chat only); streamed as fragments
             interleaved by index.
         finish_reason: default ``"tool_calls"`` with tool calls, ``"length"`` when
@@ -89,6 +91,8 @@ class Reply:
         usage: keys that override the computed ``usage``.
         delay: seconds before the answer starts (provider latency).
         headers: provider response headers passed through to the client.
+        refusal: the model refuses: ``message.refusal`` holds this text (streamed as
+            ``delta.refusal`` pieces) and the content is null.
     """
 
     text: str | Sequence[str] | None = None
@@ -97,6 +101,7 @@ class Reply:
     usage: Mapping[str, int] | None = None
     delay: float = attrs.field(default=0.0, validator=_non_negative)
     headers: Mapping[str, str] | None = attrs.field(default=None, converter=_optional_headers)
+    refusal: str | None = None
 
 
 def _error_status(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:

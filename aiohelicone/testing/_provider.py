@@ -16,8 +16,10 @@ from typing import Any, TypeGuard
 import attrs
 
 from ._outcomes import Reply
+from ._outputs import outputs_for
 from ._records import RequestRecord, content_text
 from ._registry import Attempt
+from ._structured import structured_content, tool_call_for
 from ._wire import (
     DONE,
     JSON_TYPE,
@@ -90,6 +92,16 @@ class Provider:
         ident = ("chatcmpl-" if endpoint == "chat" else "cmpl-") + secrets.token_hex(12)
         created = int(time.time())
         choices = self._choices(reply, record, data)
+        if endpoint == "chat":
+            extra = outputs_for(
+                data,
+                attempt.model,
+                attempt.provider_model,
+                attempt.provider,
+                record.last_user_message or "",
+            )
+            if extra is not None:
+                choices = [attrs.evolve(c, output=extra) for c in choices]
         usage = usage_json(prompt_tokens(data), completion_tokens(choices), reply.usage)
         model = attempt.provider_model
         if endpoint == "chat":
@@ -116,10 +128,20 @@ class Provider:
         prompt = data.get("prompt")
         if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
             count *= len(prompt)
+        if reply.refusal is not None:
+            return [Choice(None, (), reply.finish_reason or "stop", refusal=reply.refusal)] * count
         calls = tuple(reply.tool_calls or ())
+        if reply.tool_calls is None and reply.text is None:
+            generated = tool_call_for(data)  # `tools` in the body: the model calls one
+            calls = () if generated is None else (generated,)
         texts: list[str | None]
         if reply.text is None:
-            texts = [None if calls else self.responder(record)] * count
+            if calls:
+                texts = [None] * count
+            else:
+                schema_text = structured_content(data)
+                answer = self.responder(record) if schema_text is None else schema_text
+                texts = [answer] * count
         elif isinstance(reply.text, str):
             texts = [reply.text] * count
         else:

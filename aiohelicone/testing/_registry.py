@@ -97,6 +97,8 @@ DEFAULT_MODELS: Mapping[str, ModelInfo] = MappingProxyType(
         "gemini-2.5-flash": ModelInfo(
             {"google-ai-studio": "gemini-2.5-flash", "vertex": "gemini-2.5-flash"}
         ),
+        # Image output through chat completions (docs/gateway/concepts/image-generation.mdx).
+        "gemini-3-pro-image-preview": ModelInfo({"google-ai-studio": "gemini-3-pro-image-preview"}),
         "llama-3.3-70b": ModelInfo(
             {
                 "groq": "llama-3.3-70b-versatile",

@@ -15,11 +15,14 @@ import random
 import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._outcomes import ToolCall
+
+if TYPE_CHECKING:
+    from ._outputs import ExtraOutput
 
 DONE = b"data: [DONE]\n\n"
 JSON_TYPE = "application/json"
@@ -76,11 +79,16 @@ def fragments(text: str, count: int = 3) -> list[str]:
 
 @attrs.frozen
 class Choice:
-    """One generated choice before it is laid out as JSON or chunks."""
+    """One generated choice before it is laid out as JSON or chunks.
+
+    ``output`` holds its reasoning and images, if any (see ``_outputs.py``).
+    """
 
     text: str | None
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str = "stop"
+    output: ExtraOutput | None = None
+    refusal: str | None = None
 
 
 def tool_call_json(call: ToolCall, position: int) -> dict[str, Any]:
@@ -107,7 +115,7 @@ def completion_tokens(choices: Iterable[Choice]) -> int:
     """Fake completion tokens of all choices (text plus tool-call arguments)."""
     total = 0
     for choice in choices:
-        total += count_tokens(choice.text or "")
+        total += count_tokens(choice.text or "") + count_tokens(choice.refusal or "")
         total += sum(count_tokens(c.name) + count_tokens(c.arguments) for c in choice.tool_calls)
     return total
 
@@ -121,10 +129,12 @@ def chat_completion(
         message: dict[str, Any] = {
             "role": "assistant",
             "content": choice.text,
-            "refusal": None,
+            "refusal": choice.refusal,
         }
         if choice.tool_calls:
             message["tool_calls"] = [tool_call_json(c, i) for i, c in enumerate(choice.tool_calls)]
+        if choice.output is not None:
+            message.update(choice.output.message_fields())
         out.append(
             {
                 "index": index,
@@ -175,11 +185,24 @@ def chat_chunks(
             ]
         )
     ]
+    thoughts = [c.output.reasoning_deltas() if c.output else [] for c in choices]
+    for step in range(max(map(len, thoughts), default=0)):
+        for index, bodies in enumerate(thoughts):
+            if step < len(bodies):
+                events.append(chunk([delta(index, bodies[step])]))
+    refusals = [pieces(c.refusal or "") for c in choices]
+    for step in range(max(map(len, refusals), default=0)):
+        for index, parts in enumerate(refusals):
+            if step < len(parts):
+                events.append(chunk([delta(index, {"refusal": parts[step]})]))
     texts = [pieces(c.text or "") for c in choices]
     for step in range(max(map(len, texts), default=0)):
         for index, parts in enumerate(texts):
             if step < len(parts):
                 events.append(chunk([delta(index, {"content": parts[step]})]))
+    for index, choice in enumerate(choices):
+        if choice.output is not None:
+            events.extend(chunk([delta(index, body)]) for body in choice.output.image_deltas())
     for index, choice in enumerate(choices):
         calls = choice.tool_calls
         for k, call in enumerate(calls):
@@ -197,7 +220,8 @@ def chat_chunks(
                     body = {"tool_calls": [{"index": k, "function": {"arguments": parts[step]}}]}
                     events.append(chunk([delta(index, body)]))
     for index, choice in enumerate(choices):
-        events.append(chunk([delta(index, {}, choice.finish_reason)]))
+        last = choice.output.finish_delta() if choice.output is not None else {}
+        events.append(chunk([delta(index, last, choice.finish_reason)]))
     events.append(chunk([], dict(usage)))
     return events
 
