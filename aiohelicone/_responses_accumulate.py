@@ -13,8 +13,8 @@ How the response is built, in the order openai-python's stream helper uses:
 - ``response.output_item.done`` replaces the partial item by the complete one;
 - ``response.completed`` / ``response.incomplete`` / ``response.failed`` carry the final
   response, which *is* the result: it equals (``==``) what a non-stream call returns. If its
-  ``output`` is absent or null (some converters leave it out), the items built from the
-  stream are used.
+  ``output`` is empty or absent while the stream built items (some converters leave it
+  out), the items built from the stream are used.
 
 A stream that ends before one of those three terminal events is truncated:
 :attr:`ResponseAccumulator.finished` stays False and :meth:`~ResponseAccumulator.result`
@@ -77,6 +77,12 @@ __all__ = [
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 _FINAL = (ResponseCompletedEvent, ResponseIncompleteEvent, ResponseFailedEvent)
+_DELTAS = (
+    ResponseTextDeltaEvent,
+    ResponseRefusalDeltaEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseReasoningSummaryTextDeltaEvent,
+)
 
 
 class _Part:
@@ -264,7 +270,7 @@ class ResponseAccumulator:
         """The response so far: the terminal event's once it came, else the partial one."""
         final = self._final
         if final is not None:
-            if "output" in final.missing or final.output is None:
+            if not final.output and self._items:
                 return attrs.evolve(final, output=self.output())
             return final
         base = self._base if self._base is not None else Response(id="", status="in_progress")
@@ -314,20 +320,20 @@ _HANDLERS: dict[type, Callable[[ResponseAccumulator, Any], None]] = {
 
 
 def has_content(event: Any) -> bool:
-    """Whether an event carries content: a delta, an output item or a terminal response.
+    """Whether an event carries content the caller would see.
 
-    A fallback chain may move on to another target only while no such event reached the
-    caller (``response.created`` and ``response.in_progress`` do not count).
+    Content is a non-empty text, refusal, argument or reasoning-summary delta, a finished
+    output item other than a reasoning item (whose visible part, its summary, arrives as
+    deltas), or a terminal response. A fallback chain may move on to another target only
+    while no such event reached the caller (``response.created``, ``response.in_progress``
+    and added-but-empty items do not count).
     """
     kind = type(event)
-    if kind is ResponseTextDeltaEvent or kind is ResponseRefusalDeltaEvent:
+    if kind in _DELTAS:
         return bool(event.delta)
-    if (
-        kind is ResponseFunctionCallArgumentsDeltaEvent
-        or kind is ResponseReasoningSummaryTextDeltaEvent
-    ):
-        return bool(event.delta)
-    return kind in _FINAL or kind is ResponseOutputItemDoneEvent
+    if kind is ResponseOutputItemDoneEvent:
+        return type(event.item) is not ResponseReasoningItem
+    return kind in _FINAL
 
 
 def response_as_event(

@@ -16,8 +16,9 @@ Which name decides the event's kind (:func:`event_kind`):
 3. Otherwise, data carrying a non-null ``error`` (the chat-style ``{"error": {...}}`` a
    gateway may send in any stream) is an ``error`` event.
 
-An ``error`` event whose data nests the error (``{"error": {"message", "code"}}``) instead
-of OpenAI's flat ``{"type": "error", "message", "code", "param"}`` is read as the flat form.
+An ``error`` event whose data nests the error (``{"error": {"message", "type", "code"}}``)
+instead of OpenAI's flat ``{"type": "error", "message", "code", "param"}`` is read as the
+flat form (the nested ``type`` becomes the ``code`` when ``code`` is null).
 """
 
 from __future__ import annotations
@@ -481,15 +482,18 @@ def _flat_error(data: dict[str, Any]) -> dict[str, Any]:
     if "message" in data or not isinstance(nested, dict):
         return data
     flat = {k: v for k, v in data.items() if k != "error"}
-    for key in ("message", "code", "param"):
-        value = nested.get(key)
-        if key == "message" and not isinstance(value, str):
-            value = "" if value is None else str(value)
-        elif key != "message" and value is not None and not isinstance(value, str):
-            value = str(value)
-        flat[key] = value
-    for key, value in nested.items():
-        flat.setdefault(key, value)
+    message = nested.get("message")
+    flat["message"] = (
+        message if isinstance(message, str) else ("" if message is None else str(message))
+    )
+    # OpenAI's chat errors have a ``type`` (``rate_limit_error``) and often a null ``code``:
+    # the flat event has only ``code``, so the type stands in for it.
+    code = nested.get("code")
+    if code is None:
+        code = nested.get("type")
+    flat["code"] = None if code is None else str(code)
+    param = nested.get("param")
+    flat["param"] = None if param is None else str(param)
     return flat
 
 
