@@ -442,3 +442,19 @@ async def test_non_chat_models_are_refused(served: LoopbackServer) -> None:
     r = await post(served, {"model": "text-embedding-3-small", "input": "hi"})
     assert r.status_code == 500
     assert "v1/responses" in r.json()["error"]["message"]
+
+
+async def test_rest_rows_log_responses_usage(served: LoopbackServer) -> None:
+    """The REST API logs a Responses call's tokens, streamed or not, under the chat names."""
+    r = await post(served, {"model": "gpt-4o-mini", "input": "hello there"})
+    usage = r.json()["usage"]
+    await stream_events(served, {"model": "gpt-4o-mini", "input": "hello there"})
+    async with httpx2.AsyncClient(
+        base_url=served.url, headers={"authorization": f"Bearer {KEY}"}
+    ) as c:
+        rows = (await c.post("/v1/request/query-clickhouse", json={"filter": "all"})).json()
+    assert rows["error"] is None and len(rows["data"]) == 2
+    for row in rows["data"]:
+        assert row["prompt_tokens"] == usage["input_tokens"]
+        assert row["completion_tokens"] == usage["output_tokens"]
+        assert row["cost"] > 0

@@ -27,7 +27,6 @@ A scripted :class:`InStreamError` becomes an ``event: error`` with OpenAI's flat
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -445,17 +444,3 @@ def responses_answer(
     if record.stream:
         return SSE_TYPE, tuple(builder.events()), True
     return JSON_TYPE, (dumps(builder.response(final=True)),), False
-
-
-def final_response(events: Sequence[bytes]) -> dict[str, Any] | None:
-    """The response of the terminal event of served Responses events (for the REST rows)."""
-    for chunk in reversed(events):
-        for line in chunk.splitlines():
-            if line.startswith(b"data:"):
-                try:
-                    data = json.loads(line[5:])
-                except ValueError:
-                    continue
-                if isinstance(data, dict) and isinstance(data.get("response"), dict):
-                    return dict(data["response"])
-    return None
