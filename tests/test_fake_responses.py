@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import httpx2
 import pytest
 
@@ -38,6 +40,7 @@ from aiohelicone.testing import (
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-helicone-test1234-abcdefg-hijklmn-opqrstu"
+T = TypeVar("T")
 WEATHER = {
     "type": "function",
     "name": "get_weather",
@@ -458,3 +461,61 @@ async def test_rest_rows_log_responses_usage(served: LoopbackServer) -> None:
         assert row["prompt_tokens"] == usage["input_tokens"]
         assert row["completion_tokens"] == usage["output_tokens"]
         assert row["cost"] > 0
+
+
+# -- openai-python against the fake ------------------------------------------------------
+
+
+async def with_openai(server: LoopbackServer, call: Callable[[Any], T]) -> T:
+    """Run ``call(client)`` with openai-python's sync client in a worker thread (any backend)."""
+    openai = pytest.importorskip("openai")
+
+    def run() -> T:
+        with openai.OpenAI(api_key=KEY, base_url=f"{server.url}/v1", max_retries=0) as c:
+            return call(c)
+
+    return await anyio.to_thread.run_sync(run)
+
+
+async def test_openai_python_responses_create(served: LoopbackServer) -> None:
+    """openai-python's responses.create parses the fake's answer: items, usage, output_text."""
+    response = await with_openai(
+        served,
+        lambda c: c.responses.create(
+            model="gpt-5", input="hi", reasoning={"summary": "auto"}, tools=[WEATHER]
+        ),
+    )
+    assert [item.type for item in response.output] == ["reasoning", "function_call"]
+    assert response.output[1].name == "get_weather"
+    assert response.usage.output_tokens_details.reasoning_tokens > 0
+    plain = await with_openai(served, lambda c: c.responses.create(model="gpt-4o", input="hi"))
+    assert plain.output_text == "You said: hi"
+
+
+async def test_openai_python_responses_stream(served: LoopbackServer) -> None:
+    """openai-python's responses.stream accumulates the fake's events to the final response."""
+
+    def call(c: Any) -> tuple[list[str], Any]:
+        with c.responses.stream(model="gpt-4o-mini", input="hello there") as stream:
+            kinds = [event.type for event in stream]
+            return kinds, stream.get_final_response()
+
+    kinds, final = await with_openai(served, call)
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert final.output_text == "You said: hello there" and final.status == "completed"
+
+
+async def test_openai_python_sees_a_cut_stream(
+    served: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A truncated fake stream makes openai-python's stream helper fail (no completed event)."""
+    gateway.script("*", [TruncatedStream(after_chunks=4)])
+
+    def call(c: Any) -> None:
+        with c.responses.stream(model="gpt-4o-mini", input="hello") as stream:
+            for _ in stream:
+                pass
+            stream.get_final_response()
+
+    with pytest.raises(RuntimeError, match=r"response\.completed"):
+        await with_openai(served, call)
