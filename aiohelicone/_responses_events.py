@@ -24,10 +24,12 @@ flat form (the nested ``type`` becomes the ``code`` when ``code`` is null).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 
+from ._converter import ShapeError, structure_hook, unstructure
+from ._exceptions import APIStatusError, error_in_answer
 from ._models import _extra_field, _missing_field
 from ._responses_models import (
     ReasoningSummaryPart,
@@ -35,9 +37,6 @@ from ._responses_models import (
     ResponseContentPart,
     ResponseOutputItem,
 )
-
-if TYPE_CHECKING:
-    from ._exceptions import APIStatusError
 
 __all__ = [
     "ResponseCompletedEvent",
@@ -352,8 +351,6 @@ class UnknownResponseEvent:
     @property
     def data(self) -> dict[str, Any]:
         """The event's JSON data, as it arrived (plus ``type`` if it came from ``event:``)."""
-        from ._converter import unstructure
-
         data: dict[str, Any] = unstructure(self)
         return data
 
@@ -434,18 +431,14 @@ def event_kind(event: str | None, data: Mapping[str, Any]) -> str:
     return ""
 
 
-_Hooks = dict[str, Callable[[Any], Any]]
-_HOOKS: _Hooks = {}
+# Compiled structure functions per event kind, built on first use (the converter is lazy).
+_HOOKS: dict[str, Callable[[Any], Any]] = {}
 
 
-def _hooks() -> tuple[_Hooks, Callable[[Any], Any]]:
-    from ._converter import structure_hook
-
-    if not _HOOKS:
-        for kind, cls in EVENT_TYPES.items():
-            _HOOKS[kind] = structure_hook(cls)
-        _HOOKS[""] = structure_hook(UnknownResponseEvent)
-    return _HOOKS, _HOOKS[""]
+def _build_hooks() -> None:
+    for kind, cls in EVENT_TYPES.items():
+        _HOOKS[kind] = structure_hook(cls)
+    _HOOKS[""] = structure_hook(UnknownResponseEvent)
 
 
 def parse_event(event: str | None, data: object) -> ResponseStreamEvent:
@@ -462,17 +455,17 @@ def parse_event(event: str | None, data: object) -> ResponseStreamEvent:
         ShapeError: ``data`` is not an object, or a known event's field has the wrong type
             (the path names it, e.g. ``response.output[0].content``).
     """
-    from ._converter import ShapeError
-
     if type(data) is not dict:
         raise ShapeError("", f"expected an object (a stream event), got {type(data).__name__}")
-    hooks, unknown = _hooks()
-    kind = event_kind(event, data)
-    if data.get("type") != kind:
+    kind = data.get("type")
+    if type(kind) is not str or not kind:
+        kind = event_kind(event, data)
         data = {**data, "type": kind}
     if kind == "error":
         data = _flat_error(data)
-    hook = hooks.get(kind, unknown)
+    if not _HOOKS:
+        _build_hooks()
+    hook = _HOOKS.get(kind) or _HOOKS[""]
     result: ResponseStreamEvent = hook(data)
     return result
 
@@ -517,9 +510,6 @@ def error_of(
     Returns:
         The error to raise (a :class:`RateLimitError`, :class:`InternalServerError`...).
     """
-    from ._converter import unstructure
-    from ._exceptions import error_in_answer
-
     payload = {
         "error": {"message": event.message, "code": event.code, "param": event.param},
         **{k: v for k, v in unstructure(event).items() if k not in ("message", "code", "param")},
