@@ -101,16 +101,44 @@ class _HookBuilder:
     """
 
     def __init__(self) -> None:
-        self.hooks: dict[type, Callable[[Any], Any]] = {}
+        self.hooks: dict[Any, Callable[[Any], Any]] = {}
 
-    def hook_for(self, cls: type) -> Callable[[Any], Any]:
+    def hook_for(self, cls: Any) -> Callable[[Any], Any]:
         hook = self.hooks.get(cls)
         if hook is None:
-            hook = self._build(cls)
+            hook = self._tagged(cls) if isinstance(cls, _TaggedUnion) else self._build(cls)
         return hook
 
+    def _tagged(self, union: _TaggedUnion) -> Callable[[Any], Any]:
+        """The structure function of a union of models told apart by their ``type`` key.
+
+        Each member's ``type`` default is its tag; the one member without a tag (an
+        ``Unknown...`` model) takes every other ``type``, so a new kind of item is kept
+        rather than refused.
+        """
+        tags: dict[str, Callable[[Any], Any]] = {}
+        fallback: Callable[[Any], Any] | None = None
+        for member in union.members:
+            tag = attrs.fields_dict(member)["type"].default
+            if isinstance(tag, str) and tag:
+                tags[tag] = self.hook_for(member)
+            else:
+                fallback = self.hook_for(member)
+        get = tags.get
+
+        def structure(d: Any) -> Any:
+            if type(d) is not dict:
+                _fail("", "an object", d)
+            hook = get(d.get("type"), fallback)  # type: ignore[arg-type]
+            if hook is None:
+                raise ShapeError("type", f"unknown type {d.get('type')!r}")
+            return hook(d)
+
+        self.hooks[union] = structure
+        return structure
+
     def _build(self, cls: type) -> Callable[[Any], Any]:
-        hints = typing.get_type_hints(cls, vars(_models))
+        hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
         fields = [f for f in attrs.fields(cls) if f.name not in _SKIP]
         names = frozenset(f.name for f in fields)
         nullable = frozenset(f.name for f in fields if f.default is None)
@@ -222,7 +250,9 @@ class _HookBuilder:
                     f"    {var} = float({var})",
                 ]
             return [f"if type({var}) is not {type_name}:", fail_line]
-        if attrs.has(inner):
+        if _is_model_union(inner):
+            inner = _TaggedUnion(inner)
+        if isinstance(inner, _TaggedUnion) or attrs.has(inner):
             hook_name = f"h_{name}"
             ns[hook_name] = self.hook_for(inner)
             return [
@@ -231,9 +261,16 @@ class _HookBuilder:
                 "except ShapeError as exc:",
                 f"    raise exc.under('{name}') from None",
             ]
+        if typing.get_origin(inner) is dict:
+            # Free-form objects (``metadata``, tool schemas): checked to be objects, kept as is.
+            return [f"if type({var}) is not dict:", f"    fail('{name}', 'an object', {var})"]
         if typing.get_origin(inner) is list:
             (item,) = typing.get_args(inner)
-            if not attrs.has(item):
+            if item is Any or typing.get_origin(item) is dict:
+                return [f"if type({var}) is not list:", f"    fail('{name}', 'a list', {var})"]
+            if _is_model_union(item):
+                item = _TaggedUnion(item)
+            elif not attrs.has(item):
                 raise TypeError(f"unsupported list item type {item!r} in {cls.__name__}")
             hook_name = f"h_{name}"
             ns[hook_name] = self.hook_for(item)
@@ -247,6 +284,29 @@ class _HookBuilder:
                 f"    raise exc.under('{name}[' + str(i) + ']') from None",
             ]
         raise TypeError(f"unsupported field type {inner!r} in {cls.__name__}.{name}")
+
+
+class _TaggedUnion:
+    """A union of models distinguished by their ``type`` field (see ``_HookBuilder._tagged``)."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, union: Any) -> None:
+        self.members: tuple[type, ...] = typing.get_args(union)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _TaggedUnion) and other.members == self.members
+
+    def __hash__(self) -> int:
+        return hash(self.members)
+
+
+def _is_model_union(hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin is not typing.Union and origin is not types.UnionType:
+        return False
+    members = typing.get_args(hint)
+    return all(attrs.has(m) and "type" in attrs.fields_dict(m) for m in members)
 
 
 _MISSING = object()
@@ -324,9 +384,18 @@ def _unwrap_optional(hint: Any) -> tuple[bool, Any]:
     return False, hint
 
 
-_MODEL_CLASSES: tuple[type, ...] = tuple(
-    getattr(_models, name) for name in _models.__all__ if attrs.has(getattr(_models, name))
-)
+def _model_classes() -> frozenset[type]:
+    """Every response model the converter (un)structures, chat and Responses alike."""
+    # Imported here: the Responses modules import this one.
+    from . import _responses_events, _responses_models
+
+    modules = (_models, _responses_models, _responses_events)
+    return frozenset(
+        getattr(m, name)
+        for m in modules
+        for name in m.__all__
+        if isinstance(getattr(m, name), type) and attrs.has(getattr(m, name))
+    )
 
 
 def _unstructure_model(obj: Any, conv: cattrs.Converter) -> dict[str, Any]:
@@ -356,7 +425,7 @@ def make_converter() -> cattrs.Converter:
 def configure_converter(conv: cattrs.Converter) -> None:
     """Register aiohelicone's structure and unstructure hooks on ``conv``."""
     builder = _HookBuilder()
-    models = set(_MODEL_CLASSES)
+    models = _model_classes()
     conv.register_structure_hook_func(
         lambda cls: cls in models, lambda value, cls: builder.hook_for(cls)(value)
     )

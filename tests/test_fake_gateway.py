@@ -214,12 +214,14 @@ async def test_without_legacy_endpoints_they_fail_as_chat(path: str, body: dict[
     assert "source" not in error["details"][0]
 
 
-async def test_responses_api_is_not_emulated() -> None:
-    """/v1/responses answers 501 rather than pretending."""
+async def test_responses_api_is_served() -> None:
+    """/v1/responses answers a Responses object (tests/test_fake_responses.py covers it)."""
     gw = FakeGateway()
     async with client(gw) as c:
         r = await c.post("/responses", json={"model": "gpt-4o", "input": "hi"})
-    assert r.status_code == 501
+    assert r.status_code == 200
+    assert r.json()["object"] == "response"
+    assert gw.last_request.endpoint == "responses"
 
 
 # -- body and model string -----------------------------------------------------------------

@@ -9,7 +9,9 @@ silent or UNCERTAIN, all deliberate:
   every PTB attempt fails the gateway's schema check and the answer is the envelope's 400
   (``invalid_format``). Both legacy endpoints still go through model-string routing here.
 - Any other POST path is a chat completion (the real gateway ignores the path), except
-  paths containing ``v1/responses``: the Responses API is not emulated (501, plain text).
+  paths containing ``v1/responses``: the Responses API (``_responses.py``), routed,
+  rate-limited, cached and scripted as chat is. Its PTB attempts check the body's ``input``
+  and the provider against the gateway's Responses whitelist (``invalid_format``).
 - ``Helicone-Id`` and the ``Helicone-Provider``/``-Model``/``-Gateway-Mode``/``-Status``
   headers are on answers a provider served (and cache hits). Error envelopes are built fresh
   by the gateway (ErrorForwarder), so they carry only ``content-type``.
@@ -77,6 +79,7 @@ from ._registry import (
     build_attempts,
     parse_model_field,
 )
+from ._responses import responses_format_problem
 from ._rest_api import RestAPI, first_body_delay
 from ._wire import (
     JSON_TYPE,
@@ -412,8 +415,6 @@ class FakeGateway:
         refusal = self._authenticate(record.headers, endpoint)
         if refusal is not None:
             return _text(401, refusal)
-        if endpoint == "responses":
-            return _text(501, "The Responses API is not emulated by aiohelicone's FakeGateway")
         prompt_error = self.rest.expand_prompt(record) if endpoint == "chat" else None
         if prompt_error is not None:
             return prompt_error
@@ -492,8 +493,12 @@ class FakeGateway:
             key = cache_key(cache, record.path, record.body, record.json, record.headers)
 
         for attempt in attempts:
-            if attempt.mode == "ptb" and endpoint == "chat":
-                problem = chat_format_problem(record.json)
+            if attempt.mode == "ptb" and endpoint in ("chat", "responses"):
+                problem = (
+                    chat_format_problem(record.json)
+                    if endpoint == "chat"
+                    else responses_format_problem(record.json, attempt.provider)
+                )
                 if problem is not None:
                     # The gateway records schema failures without a source.
                     errors.append(AttemptError("invalid_format", problem, 400))
@@ -610,7 +615,9 @@ class FakeGateway:
         headers = self._success_headers(record, attempt, answer, limit_headers, cache, reply)
         start = Start(200, headers)
         events = list(answer.events)
-        steps = shape(outcome, start, events, answer.stream, self._stream_interval)
+        steps = shape(
+            outcome, start, events, answer.stream, self._stream_interval, answer.error_event
+        )
         if cache is not None and key is not None and cache.save and _cacheable(outcome):
             latency = sum(s.seconds for s in (*prefix, *steps) if isinstance(s, Sleep))
             stored = CachedResponse(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ._emit import Abort, Body, Sleep, Start, Step
 from ._outcomes import (
@@ -35,6 +36,7 @@ def shape(
     events: Sequence[bytes],
     stream: bool,
     stream_interval: float,
+    error_event: Callable[[Mapping[str, Any], int], bytes] | None = None,
 ) -> list[Step]:
     """Lay out a successful answer (``start`` plus ``events``) as ``outcome`` says.
 
@@ -45,6 +47,9 @@ def shape(
         events: the SSE events (ending with ``[DONE]``), or the one JSON body.
         stream: whether ``events`` is an event stream.
         stream_interval: the gateway's pause between events of ordinary streams.
+        error_event: writes the event of an :class:`InStreamError` (given its JSON and
+            position) for streams whose errors are not ``data: {"error": ...}`` then
+            ``[DONE]`` (Responses streams); nothing follows it.
 
     Returns:
         The steps to play.
@@ -74,7 +79,10 @@ def shape(
             headers = tuple((k, JSON_TYPE if k == "content-type" else v) for k, v in start.headers)
             return [*steps, Start(200, headers), Body(dumps(error))]
         kept = list(events[: min(outcome.after_chunks, len(events) - 1)])
-        tail = [sse(error)] + ([DONE] if outcome.done else [])
+        if error_event is not None:
+            tail = [error_event(error, len(kept))]
+        else:
+            tail = [sse(error)] + ([DONE] if outcome.done else [])
         return [*steps, start, *spaced(kept + tail, interval)]
     return [*steps, start, *spaced(events, interval)]
 

@@ -20,6 +20,7 @@ from ._outputs import outputs_for
 from ._records import RequestRecord, content_text
 from ._registry import Attempt
 from ._structured import structured_content, tool_call_for
+from ._responses import error_event, responses_answer
 from ._wire import (
     DONE,
     JSON_TYPE,
@@ -40,7 +41,12 @@ from ._wire import (
 )
 
 _CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_KIND_FOR_ENDPOINT = {"chat": "chat", "completions": "completion", "embeddings": "embedding"}
+_KIND_FOR_ENDPOINT = {
+    "chat": "chat",
+    "responses": "chat",
+    "completions": "completion",
+    "embeddings": "embedding",
+}
 # OpenAI's own wording when a model is sent to the wrong endpoint (a 404).
 _WRONG_KIND = {
     "chat": "This is not a chat model and thus not supported in the v1/chat/completions "
@@ -48,6 +54,7 @@ _WRONG_KIND = {
     "completions": "This is a chat model and not supported in the v1/completions endpoint. "
     "Did you mean to use v1/chat/completions?",
     "embeddings": "This model does not support embeddings.",
+    "responses": "This model is not supported in the v1/responses endpoint.",
 }
 
 
@@ -59,11 +66,14 @@ class Answer:
         content_type: the ``content-type`` header.
         events: one chunk per SSE event (ending with ``data: [DONE]``), or the JSON body.
         stream: whether this is an event stream.
+        error_event: how a scripted in-stream error is written (given the error JSON and
+            the event's position); None for ``data: {"error": ...}`` then ``[DONE]``.
     """
 
     content_type: str
     events: tuple[bytes, ...]
     stream: bool
+    error_event: Callable[[Mapping[str, Any], int], bytes] | None = None
 
 
 @attrs.frozen
@@ -89,6 +99,9 @@ class Provider:
             return AttemptError("request_failed", _WRONG_KIND[endpoint], 404, attempt.source)
         if endpoint == "embeddings":
             return self._embeddings(data, attempt)
+        if endpoint == "responses":
+            content_type, served, stream = responses_answer(reply, attempt, record, self.responder)
+            return Answer(content_type, served, stream, error_event)
         ident = ("chatcmpl-" if endpoint == "chat" else "cmpl-") + secrets.token_hex(12)
         created = int(time.time())
         choices = self._choices(reply, record, data)

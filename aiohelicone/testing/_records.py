@@ -56,7 +56,8 @@ class RequestRecord:
         body: the raw request body.
         json: the parsed JSON body, or None when it was not JSON.
         time: when the request arrived, from the gateway's ``clock``.
-        endpoint: ``"chat"``, ``"completions"``, ``"embeddings"``, ``"models"`` or None.
+        endpoint: ``"chat"``, ``"responses"``, ``"completions"``, ``"embeddings"``,
+            ``"models"``, ``"rest"`` or None.
         stream: the body asked for a stream (``"stream": true``).
         helicone_id: the ``Helicone-Id`` of the answer (from a valid
             ``Helicone-Request-Id``, else a fresh uuid4); None when refused before routing.
@@ -129,13 +130,17 @@ class RequestRecord:
 
     @property
     def last_user_message(self) -> str | None:
-        """The text of the last ``user`` message of a chat body, or a completion's prompt.
+        """The text of the last ``user`` message of a chat body, a completion's prompt, or
+        a Responses body's ``input`` (a text, or its last ``user`` item).
 
         Returns:
             The text (text parts of a multi-part content are joined), or None.
         """
         data = self.json if isinstance(self.json, dict) else {}
         messages = data.get("messages")
+        if messages is None and self.endpoint == "responses":
+            raw = data["input"]
+            messages = [{"role": "user", "content": raw}] if isinstance(raw, str) else raw
         if isinstance(messages, list):
             for message in reversed(messages):
                 if isinstance(message, dict) and message.get("role") == "user":

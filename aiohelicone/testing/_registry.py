@@ -72,6 +72,9 @@ DEFAULT_MODELS: Mapping[str, ModelInfo] = MappingProxyType(
         "gpt-4o-mini": ModelInfo({"openai": "gpt-4o-mini-2024-07-18", "azure": "gpt-4o-mini"}),
         "gpt-4o": ModelInfo({"openai": "gpt-4o-2024-08-06", "azure": "gpt-4o"}),
         "gpt-4.1-nano": ModelInfo({"openai": "gpt-4.1-nano-2025-04-14"}),
+        # Reasoning models: the fake's Responses answers start with a reasoning item.
+        "gpt-5": ModelInfo({"openai": "gpt-5-2025-08-07", "azure": "gpt-5"}),
+        "o4-mini": ModelInfo({"openai": "o4-mini-2025-04-16"}),
         # The seed's LiteLLM examples use "gpt-4" (packages/cost/models/authors/openai/gpt-4).
         "gpt-4": ModelInfo({"openai": "gpt-4"}),
         "claude-3.5-haiku": ModelInfo(

@@ -98,7 +98,7 @@ _PLACEHOLDER = {
     "helicone_message": "fetching body from signed_url... contact engineering@helicone.ai "
     "for more information"
 }
-_LLM_ENDPOINTS = frozenset({"chat", "completions", "embeddings"})
+_LLM_ENDPOINTS = frozenset({"chat", "responses", "completions", "embeddings"})
 _SESSION_HEADERS = (
     ("helicone-session-id", "Helicone-Session-Id"),
     ("helicone-session-path", "Helicone-Session-Path"),
@@ -122,11 +122,21 @@ def cost_usd(model: str | None, prompt_tokens: int, completion_tokens: int) -> f
 
 
 def usage_of(events: Sequence[bytes]) -> dict[str, Any] | None:
-    """The ``usage`` object of an answer (a JSON body, or the last SSE event carrying one)."""
+    """The ``usage`` object of an answer (a JSON body, or the last SSE event carrying one).
+
+    A Responses answer's usage (``input_tokens``/``output_tokens``, at the top of the body
+    or in a stream's final ``response``) is given the chat names Helicone logs it under.
+    """
     for event in reversed(events):
         payload = _event_json(event)
+        if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+            payload = payload["response"]
         if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
-            return dict(payload["usage"])
+            usage = dict(payload["usage"])
+            if "input_tokens" in usage and "prompt_tokens" not in usage:
+                usage["prompt_tokens"] = usage["input_tokens"]
+                usage["completion_tokens"] = usage.get("output_tokens", 0)
+            return usage
     return None
 
 
@@ -145,6 +155,8 @@ def first_body_delay(steps: Sequence[Step]) -> float | None:
 
 def _event_json(event: bytes) -> Any:
     text = event.decode("utf-8", errors="replace").strip()
+    if text.startswith("event:"):  # a Responses event: its data line follows
+        text = next((line for line in text.splitlines() if line.startswith("data:")), "")
     if text.startswith("data:"):
         text = text[5:].strip()
     try:
