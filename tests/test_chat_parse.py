@@ -10,12 +10,14 @@ import attrs
 import pytest
 
 from aiohelicone import (
+    APIStatusError,
     AsyncHelicone,
     BatchRequest,
     InvalidInputError,
     LengthFinishReasonError,
     ParsedChatCompletionStream,
     StreamTruncatedError,
+    UnknownProviderWarning,
 )
 from aiohelicone.testing import FakeGateway, LoopbackServer, Reply, TruncatedStream
 
@@ -284,3 +286,33 @@ async def test_legacy_streams_include_usage(
         assert gateway.last_request.json.get("stream_options") == expected
         await client.chat.completions.create(model=MODEL, messages=MESSAGES)
         assert "stream_options" not in gateway.last_request.json  # only streams
+
+
+async def test_unknown_provider_warning_points_at_the_caller(client: AsyncHelicone) -> None:
+    """parse and stream_parse warn about a model string from the caller's line, as create does."""
+    with pytest.warns(UnknownProviderWarning) as caught:
+        client.chat.completions.stream_parse(
+            model="gpt-4o-mini/nosuchprovider", messages=MESSAGES, response_format=Invoice
+        )
+    assert caught[0].filename == __file__
+    # (the fake has no such provider: the call fails after the warning)
+    with pytest.warns(UnknownProviderWarning) as caught, pytest.raises(APIStatusError):
+        await client.chat.completions.parse(
+            model="gpt-4o-mini/otherprovider", messages=MESSAGES, response_format=GetWeather
+        )
+    assert caught[0].filename == __file__
+
+
+async def test_stream_parse_is_used_inside_async_with(client: AsyncHelicone) -> None:
+    """Outside `async with` the stream says how to use it; it opens only once."""
+    stream = client.chat.completions.stream_parse(
+        model=MODEL, messages=MESSAGES, response_format=Invoice
+    )
+    with pytest.raises(RuntimeError, match="async with"):
+        stream.text_deltas()
+    async with stream:
+        assert stream.helicone is not None
+        with pytest.raises(RuntimeError, match="opened already"):
+            await stream.__aenter__()
+        assert [chunk async for chunk in stream]
+        assert stream.stream.accumulated.choices[0].message.content
