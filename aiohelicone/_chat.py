@@ -329,6 +329,8 @@ class ChatCompletions(_Resource):
                 deadline ran out). A target whose error stops the chain raises that
                 error, with ``.helicone.attempts`` set.
         """
+        # Every parameter, by name (the first statement, so locals() holds nothing else):
+        # _prepare splits them into body fields and per-call options.
         arguments = dict(locals())
         del arguments["self"]
         prepared = self._prepare(arguments)
