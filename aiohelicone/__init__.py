@@ -9,6 +9,8 @@ first client is built, the optional subsystems (batch, REST API, analytics) when
 import importlib as _importlib
 import typing as _typing
 
+from ._arguments import ReasoningOptions as ReasoningOptions
+from ._chat_parse import ParsedChatCompletionStream as ParsedChatCompletionStream
 from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from ._client import AsyncHelicone as AsyncHelicone
 from ._exceptions import APIConnectionError as APIConnectionError
@@ -179,6 +181,7 @@ _EAGER = [
     "NotFoundError",
     "ParsedChatCompletion",
     "ParsedChatCompletionMessage",
+    "ParsedChatCompletionStream",
     "ParsedChoice",
     "ParsedFunction",
     "ParsedToolCall",
@@ -188,6 +191,7 @@ _EAGER = [
     "RateLimitPolicy",
     "RetryPolicy",
     "ReasoningDetail",
+    "ReasoningOptions",
     "SchemaError",
     "StreamDeadlineError",
     "StreamFirstEventTimeoutError",

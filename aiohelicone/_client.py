@@ -5,7 +5,7 @@ The client composes the parts below it and adds no behaviour of its own::
     Transport   (_transport.py)   the httpx2 pool; the one httpx2 -> aiohelicone error map
     Sender      (_send.py)        prepared calls, retries, status errors, decoding
     Router      (_routing.py)     client-side fallback chains over the sender
-    resources   (_resources.py)   chat.completions, completions, embeddings, models
+    resources   (_chat.py, _resources.py)   chat.completions; completions, embeddings, models
     REST        (_rest.py)        requests, sessions, users: built on first use
 
 A request's walk from ``create()`` to the socket and back: docs/ARCHITECTURE.md.
@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from ._chat import Chat
 from ._exceptions import HeliconeError, InvalidInputError
 from ._header_values import check_headers, check_secret
 from ._helicone import HeliconeOptions
-from ._resources import Chat, Completions, Embeddings, Models
+from ._resources import Completions, Embeddings, Models
 from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
 from ._routing import Router
@@ -197,7 +198,7 @@ class AsyncHelicone:
             secrets=secrets,
         )
         router = Router(self._sender, fallback, fallback_deadline, on_attempt)
-        self.chat = Chat(self._sender, router)
+        self.chat = Chat(self._sender, router, legacy_proxy=self._legacy_auth)
         self.completions = Completions(self._sender, router)
         self.embeddings = Embeddings(self._sender, router)
         self.models = Models(self._sender, router)

@@ -146,3 +146,47 @@ async def structured_usage() -> None:
 
         only_tools = aiohelicone.parse_chat_completion(completion, tools={"w": _GetWeather})
         assert_type(only_tools.choices[0].message.parsed, None)
+
+
+async def parse_usage() -> None:
+    async with AsyncHelicone(api_key="sk-helicone-x") as c:
+        messages = [{"role": "user", "content": "hi"}]
+        result = await c.chat.completions.parse(
+            model="claude-sonnet-4/anthropic",
+            messages=messages,
+            response_format=_Answer,
+            tools=[_GetWeather],
+            reasoning_effort="medium",
+            reasoning_options={"budget_tokens": 2048},
+            verbosity="low",
+            max_completion_tokens=400,
+        )
+        assert_type(result, aiohelicone.ParsedChatCompletion[_Answer])
+        assert_type(result.choices[0].message.parsed, _Answer | None)
+
+        tools_only = await c.chat.completions.parse(
+            model="gpt-4o-mini", messages=messages, tools=[_GetWeather]
+        )
+        assert_type(tools_only.choices[0].message.parsed, None)
+
+        async with c.chat.completions.stream_parse(
+            model="gpt-4o-mini", messages=messages, response_format=_Answer
+        ) as stream:
+            assert_type(stream, aiohelicone.ParsedChatCompletionStream[_Answer])
+            async for text in stream.text_deltas():
+                assert_type(text, str)
+            assert_type(await stream.get_final_parsed(), _Answer | None)
+            final = await stream.get_final_completion()
+            assert_type(final.choices[0].message.parsed, _Answer | None)
+
+        options: aiohelicone.ReasoningOptions = {"budget_tokens": 1024}
+        await c.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=messages,
+            reasoning_effort="high",
+            reasoning_options=options,
+        )
+        # Levels outside the documented ones, and stream= on parse, are type errors:
+        cc = c.chat.completions
+        await cc.create(messages=messages, reasoning_effort="x")  # type: ignore[call-overload]
+        await cc.parse(messages=messages, stream=True)  # type: ignore[call-overload]
