@@ -675,7 +675,8 @@ async def test_aclose_cancels_in_flight_requests_and_closes_their_connections(en
     env.gateway.script("*", [Stall()], repeat=True)
     with anyio.fail_after(5):
         async with run_batch(env.client, [chat(i) for i in range(10)], concurrency=4) as results:
-            while env.server.connections_open < 4:
+            # A connection opens before its request is read: wait for both.
+            while env.server.connections_open < 4 or len(env.gateway.requests) < 4:
                 await anyio.sleep(0.01)
             await results.aclose()
             assert [r async for r in results] == []
