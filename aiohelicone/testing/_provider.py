@@ -19,8 +19,8 @@ from ._outcomes import Reply
 from ._outputs import outputs_for
 from ._records import RequestRecord, content_text
 from ._registry import Attempt
-from ._structured import structured_content, tool_call_for
 from ._responses import error_event, responses_answer
+from ._structured import structured_content, tool_call_for
 from ._wire import (
     DONE,
     JSON_TYPE,
