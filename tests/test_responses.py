@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,6 +14,7 @@ import pytest
 from aiohelicone import (
     APIConnectionError,
     AsyncHelicone,
+    BatchRequest,
     FallbackExhaustedError,
     HeliconeOptions,
     InternalServerError,
@@ -31,7 +33,10 @@ from aiohelicone import (
     StreamInterruptedError,
     StreamTimeouts,
     StreamTruncatedError,
+    collect_batch,
 )
+from aiohelicone._cli_batch_input import InputProblems, scan_input
+from aiohelicone.cli import main
 from aiohelicone.testing import (
     FakeGateway,
     InStreamError,
@@ -460,3 +465,63 @@ async def test_chain_exhausted(client: AsyncHelicone, gateway: FakeGateway) -> N
     with no_retry_waits(), pytest.raises(FallbackExhaustedError) as caught:
         await client.responses.create(model=CHAIN, input="hi", max_retries=0)
     assert [a.target for a in caught.value.attempts] == [A, B]
+
+
+# -- batch -------------------------------------------------------------------------------
+
+
+async def test_batch_runs_responses_requests(client: AsyncHelicone, gateway: FakeGateway) -> None:
+    """BatchRequest("responses", ...) is sent through client.responses.create."""
+    requests = [
+        BatchRequest("responses", {"model": MODEL, "input": f"msg {i}", "store": False})
+        for i in range(3)
+    ]
+    results = await collect_batch(client, requests)
+    assert [r.ok for r in results] == [True, True, True]
+    assert [r.response.output_text for r in results] == [f"You said: msg {i}" for i in range(3)]
+    assert {r.path for r in gateway.requests} == {"/v1/responses"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"model": MODEL}, "body.input"),
+        ({"model": MODEL, "input": "x", "stream": True}, "body.stream"),
+        ({"model": MODEL, "input": "x", "max_output_tokens": 0}, "body.max_output_tokens"),
+        ({"model": MODEL, "input": "x", "metadata": {"k": 1}}, "body.metadata['k']"),
+    ],
+)
+def test_batch_request_checks_a_responses_body(body: dict[str, Any], field: str) -> None:
+    """A responses body is checked when the BatchRequest is built (nothing is sent)."""
+    with pytest.raises(InvalidInputError) as caught:
+        BatchRequest("/v1/responses", body)
+    assert caught.value.field == field
+
+
+def test_cli_batch_reads_v1_responses_lines(tmp_path: Path) -> None:
+    """`aiohelicone batch` sends `url: /v1/responses` lines and writes Response bodies."""
+    source = tmp_path / "in.jsonl"
+    lines = [
+        {"custom_id": f"r{i}", "method": "POST", "url": "/v1/responses", "body": body}
+        for i, body in enumerate(
+            [
+                {"model": MODEL, "input": "hello"},
+                {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+            ]
+        )
+    ]
+    lines[1]["url"] = "/v1/chat/completions"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "out.jsonl"
+    assert main(["batch", str(source), "-o", str(out), "--fake", "-q"]) == 0
+    written = {line["custom_id"]: line for line in map(json.loads, out.read_text().splitlines())}
+    body = written["r0"]["response"]["body"]
+    assert body["object"] == "response" and body["status"] == "completed"
+    assert body["output"][0]["content"][0]["text"] == "You said: hello"
+    assert written["r1"]["response"]["body"]["object"] == "chat.completion"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**lines[0], "body": {"model": MODEL, "input": []}}) + "\n")
+    with pytest.raises(InputProblems) as info:
+        scan_input(str(bad))
+    assert info.value.problems[0][0] == 1
+    assert info.value.problems[0][1].startswith("body.input")
