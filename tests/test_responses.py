@@ -13,6 +13,7 @@ import pytest
 
 from aiohelicone import (
     APIConnectionError,
+    APIResponseValidationError,
     AsyncHelicone,
     BatchRequest,
     FallbackExhaustedError,
@@ -33,6 +34,7 @@ from aiohelicone import (
     StreamInterruptedError,
     StreamTimeouts,
     StreamTruncatedError,
+    UnknownResponseEvent,
     collect_batch,
 )
 from aiohelicone._cli_batch_input import InputProblems, scan_input
@@ -525,3 +527,58 @@ def test_cli_batch_reads_v1_responses_lines(tmp_path: Path) -> None:
         scan_input(str(bad))
     assert info.value.problems[0][0] == 1
     assert info.value.problems[0][1].startswith("body.input")
+
+
+# -- hand-written streams ----------------------------------------------------------------
+
+SSE = "text/event-stream"
+_BASE = {"id": "resp_1", "object": "response", "model": MODEL, "status": "in_progress"}
+
+
+def sse(kind: str, **data: Any) -> str:
+    """One Responses event as the wire carries it (event: and data: lines)."""
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
+
+
+async def test_a_failed_stream_ends_normally(client: AsyncHelicone, gateway: FakeGateway) -> None:
+    """response.failed ends the stream normally: the final response has status failed."""
+    failed = {**_BASE, "status": "failed", "error": {"code": "server_error", "message": "no"}}
+    body = [sse("response.created", response=_BASE), sse("response.failed", response=failed)]
+    gateway.script(MODEL, [RawResponse(200, [b.encode() for b in body], content_type=SSE)])
+    stream = await client.responses.create(model=MODEL, input="x", stream=True)
+    final = await stream.get_final_response()
+    assert final.status == "failed"
+    assert final.error is not None and final.error.message == "no"
+
+
+async def test_unknown_events_are_kept_and_done_is_tolerated(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """An unknown event kind is an UnknownResponseEvent with its data; a [DONE] line is fine."""
+    done = {**_BASE, "status": "completed"}
+    body = [
+        sse("response.created", response=_BASE),
+        sse("response.web_search_call.searching", item_id="ws_1", output_index=0),
+        sse("response.completed", response=done),
+        "data: [DONE]\n\n",
+    ]
+    gateway.script(MODEL, [RawResponse(200, [b.encode() for b in body], content_type=SSE)])
+    stream = await client.responses.create(model=MODEL, input="x", stream=True)
+    events = [event async for event in stream]
+    assert len(events) == 3
+    unknown = events[1]
+    assert isinstance(unknown, UnknownResponseEvent)
+    assert unknown.type == "response.web_search_call.searching"
+    assert unknown.data["item_id"] == "ws_1"
+    assert stream.accumulated.status == "completed"
+
+
+async def test_a_corrupt_event_is_a_validation_error(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """An event whose JSON is broken, or of the wrong shape, raises APIResponseValidationError."""
+    for bad in ("event: response.created\ndata: {oops\n\n", sse("response.created", response=3)):
+        gateway.script(MODEL, [RawResponse(200, [bad.encode()], content_type=SSE)])
+        stream = await client.responses.create(model=MODEL, input="x", stream=True)
+        with pytest.raises(APIResponseValidationError):
+            await stream.get_final_response()
