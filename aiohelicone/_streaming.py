@@ -24,6 +24,8 @@ Guarantees, each tested over a real loopback socket on asyncio and trio:
   class, not an async generator, so there is no reference cycle to wait for the collector).
 - After ``data: [DONE]`` the rest of the body is drained briefly so the connection goes back
   to the pool.
+- A body read to its end without ``[DONE]`` (Responses streams never send one) is released
+  at once, so its connection goes back to the pool too.
 - A body that ends before ``[DONE]`` while some choice has no ``finish_reason`` raises
   :class:`StreamTruncatedError` with what arrived; a body that ends after every choice
   finished (without ``[DONE]``, as some gateways do) completes normally.
