@@ -190,3 +190,56 @@ async def parse_usage() -> None:
         cc = c.chat.completions
         await cc.create(messages=messages, reasoning_effort="x")  # type: ignore[call-overload]
         await cc.parse(messages=messages, stream=True)  # type: ignore[call-overload]
+
+
+async def responses_usage() -> None:
+    async with AsyncHelicone(api_key="sk-helicone-x") as c:
+        response = await c.responses.create(
+            model="gpt-5/openai,claude-sonnet-4/anthropic",
+            input="hi",
+            instructions="Be brief.",
+            reasoning={"effort": "low"},
+            max_output_tokens=100,
+            truncation="auto",
+            metadata={"topic": "x"},
+            helicone=HeliconeOptions(user_id="u"),
+        )
+        assert_type(response, aiohelicone.Response)
+        assert_type(response.output_text, str)
+        assert_type(response.status, str | None)
+        assert_type(response.helicone, HeliconeMetadata | None)
+        if response.usage is not None:
+            assert_type(response.usage.output_tokens, int)
+        for item in response.output:
+            if isinstance(item, aiohelicone.ResponseFunctionToolCall):
+                assert_type(item.arguments, str)
+            elif isinstance(item, aiohelicone.ResponseOutputMessage):
+                for part in item.content:
+                    if isinstance(part, aiohelicone.ResponseOutputText):
+                        assert_type(part.text, str)
+            elif isinstance(item, aiohelicone.ResponseReasoningItem):
+                assert_type(item.summary, list[aiohelicone.ReasoningSummaryPart])
+
+        stream = await c.responses.create(model="gpt-4o-mini", input="hi", stream=True)
+        assert_type(stream, aiohelicone.ResponseStream)
+        async with stream:
+            async for event in stream:
+                if isinstance(event, aiohelicone.ResponseTextDeltaEvent):
+                    assert_type(event.delta, str)
+            async for text in stream.text_deltas():
+                assert_type(text, str)
+        assert_type(await stream.get_final_response(), aiohelicone.Response)
+        assert_type(stream.accumulated, aiohelicone.Response)
+
+        flag: bool = bool(len("x"))
+        either = await c.responses.create(model="gpt-4o-mini", input="hi", stream=flag)
+        assert_type(either, aiohelicone.Response | aiohelicone.ResponseStream)
+
+        try:
+            await c.responses.create(model="gpt-4o-mini", input="hi", stream=True)
+        except aiohelicone.StreamTruncatedError as exc:
+            partial: object = exc.partial
+            assert partial is not None
+
+        request = aiohelicone.BatchRequest("responses", {"model": "gpt-4o-mini", "input": "hi"})
+        assert_type(request, aiohelicone.BatchRequest)
