@@ -152,6 +152,9 @@ if _typing.TYPE_CHECKING:
     from ._rest_records import LoggedRequest as LoggedRequest
     from ._rest_records import SessionSummary as SessionSummary
     from ._rest_records import UserMetrics as UserMetrics
+    from .webhooks import WebhookError as WebhookError
+    from .webhooks import WebhookPayloadError as WebhookPayloadError
+    from .webhooks import WebhookSignatureError as WebhookSignatureError
 
 # The one list of the lazily loaded names (name -> module): __getattr__ loads from it, and
 # __all__ and __dir__ are built from it; the TYPE_CHECKING imports above repeat it for type
@@ -208,6 +211,9 @@ _LAZY: dict[str, str] = {
     "UnknownResponseEvent": "_responses_events",
     "UserMetrics": "_rest_records",
     "VolumeBucket": "_analytics",
+    "WebhookError": "webhooks",
+    "WebhookPayloadError": "webhooks",
+    "WebhookSignatureError": "webhooks",
     "analyze": "_analytics",
     "collect_batch": "_batch",
     "run_batch": "_batch",

@@ -268,6 +268,12 @@ class _HookBuilder:
             (item,) = typing.get_args(inner)
             if item is Any or typing.get_origin(item) is dict:
                 return [f"if type({var}) is not list:", f"    fail('{name}', 'a list', {var})"]
+            if item is str:
+                # Lists of names (modalities, supported parameters): checked, kept as is.
+                return [
+                    f"if type({var}) is not list or any(type(x) is not str for x in {var}):",
+                    f"    fail('{name}', 'a list of str', {var})",
+                ]
             if _is_model_union(item):
                 item = _TaggedUnion(item)
             elif not attrs.has(item):
@@ -386,10 +392,11 @@ def _unwrap_optional(hint: Any) -> tuple[bool, Any]:
 
 def _model_classes() -> frozenset[type]:
     """Every response model the converter (un)structures, chat and Responses alike."""
-    # Imported here: the Responses modules import this one.
-    from . import _responses_events, _responses_models
+    # Imported here: the Responses modules import this one. The webhook and model-registry
+    # models are small attrs-only modules.
+    from . import _registry_models, _responses_events, _responses_models, _webhook_models
 
-    modules = (_models, _responses_models, _responses_events)
+    modules = (_models, _responses_models, _responses_events, _webhook_models, _registry_models)
     return frozenset(
         getattr(m, name)
         for m in modules
