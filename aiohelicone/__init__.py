@@ -99,6 +99,10 @@ if _typing.TYPE_CHECKING:
     from ._fallback import CoolDown as CoolDown
     from ._fallback import FallbackPolicy as FallbackPolicy
     from ._fallback import should_fall_back as should_fall_back
+    from ._registry_models import ModelRegistry as ModelRegistry
+    from ._registry_models import RegistryEndpoint as RegistryEndpoint
+    from ._registry_models import RegistryModel as RegistryModel
+    from ._registry_models import RegistryPricing as RegistryPricing
     from ._responses_events import ResponseCompletedEvent as ResponseCompletedEvent
     from ._responses_events import ResponseContentPartAddedEvent as ResponseContentPartAddedEvent
     from ._responses_events import ResponseContentPartDoneEvent as ResponseContentPartDoneEvent
@@ -172,7 +176,11 @@ _LAZY: dict[str, str] = {
     "IncompleteDetails": "_responses_models",
     "LatencyStats": "_analytics",
     "LoggedRequest": "_rest_records",
+    "ModelRegistry": "_registry_models",
     "ReasoningSummaryPart": "_responses_models",
+    "RegistryEndpoint": "_registry_models",
+    "RegistryModel": "_registry_models",
+    "RegistryPricing": "_registry_models",
     "Report": "_analytics",
     "RequestFilter": "_rest_filters",
     "Response": "_responses_models",

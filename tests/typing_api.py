@@ -243,3 +243,21 @@ async def responses_usage() -> None:
 
         request = aiohelicone.BatchRequest("responses", {"model": "gpt-4o-mini", "input": "hi"})
         assert_type(request, aiohelicone.BatchRequest)
+
+
+async def registry_and_webhooks_usage(raw: bytes, signature: str) -> None:
+    from aiohelicone import webhooks
+
+    async with aiohelicone.AsyncHelicone() as c:
+        registry = await c.models.registry()
+        assert_type(registry, aiohelicone.ModelRegistry)
+        model = registry.get("gpt-4o-mini")
+        assert_type(model, aiohelicone.RegistryModel | None)
+        assert_type(registry.estimate_cost("gpt-4o-mini", 10, 5), float | None)
+    event = webhooks.verify_and_parse(raw, signature, "secret")
+    assert_type(event, webhooks.WebhookPayload)
+    assert_type(event.metadata.cost if event.metadata else None, float | None)
+    try:
+        webhooks.verify(raw, signature, "secret")
+    except aiohelicone.WebhookSignatureError as exc:
+        assert_type(exc.reason, str)

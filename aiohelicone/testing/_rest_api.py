@@ -51,6 +51,8 @@ from typing import Any
 from ._emit import Body, Sleep, Step, response
 from ._prompts import PromptStore, js_string
 from ._records import RequestRecord
+from ._registry import DEFAULT_MODELS, ModelInfo
+from ._registry_api import REGISTRY_PATH, registry_data
 from ._rest_reports import session_page, user_metrics
 from ._rest_rows import (
     DEFAULT_UUID,
@@ -187,13 +189,22 @@ class RestAPI:
         session_feedback: session id -> rating.
         ignore_offset: a fault to test pagers with: when True, the request, session and
             user queries ignore ``offset`` and always answer the first page.
+        models: the registry served at ``GET /v1/public/model-registry/models`` (the
+            gateway's), priced from :data:`PRICES`.
+        uncosted: model names whose rows are logged with ``cost: null``: a stand-in for
+            logs Helicone could not price, to test cost estimates with.
     """
 
     def __init__(
-        self, records: Sequence[RequestRecord], api_keys: Collection[str] | None = None
+        self,
+        records: Sequence[RequestRecord],
+        api_keys: Collection[str] | None = None,
+        models: Mapping[str, ModelInfo] = DEFAULT_MODELS,
     ) -> None:
         self._records = records
         self._api_keys = api_keys
+        self.models = models
+        self.uncosted: set[str] = set()
         self.prompts = PromptStore()
         self.wall_clock: Callable[[], float] = time.time
         self.feedback: dict[str, bool] = {}
@@ -213,7 +224,7 @@ class RestAPI:
     @staticmethod
     def handles(path: str) -> bool:
         """Whether ``path`` belongs to the REST API rather than the gateway."""
-        return path.startswith(("/v1/request/", "/v1/session/", "/v1/user/"))
+        return path.startswith(("/v1/request/", "/v1/session/", "/v1/user/", "/v1/public/"))
 
     def rows(self, *, bodies: bool = False) -> list[dict[str, Any]]:
         """Every logged request as the API would return it, oldest first.
@@ -246,6 +257,9 @@ class RestAPI:
 
     def answer(self, record: RequestRecord) -> list[Step]:
         """Answer one REST call."""
+        if record.path.rstrip("/") == REGISTRY_PATH and record.method == "GET":
+            # Public: Jawn serves it without authentication.
+            return result(200, registry_data(self.models, PRICES, DEFAULT_PRICE))
         refusal = self._authenticate(record.headers)
         if refusal is not None:
             return result(401, error=refusal)
@@ -386,7 +400,11 @@ class RestAPI:
         status = record.status if record.status is not None else -1
         # The registry model of the attempt that served (or last failed), as Helicone logs it.
         model = record.attempts[-1].model if record.attempts else record.model
-        cost = 0.0 if cached or not 200 <= status < 300 else cost_usd(model, prompt, completion)
+        cost: float | None = (
+            0.0 if cached or not 200 <= status < 300 else cost_usd(model, prompt, completion)
+        )
+        if model in self.uncosted:
+            cost = None
         latency = None
         if record.completed_at is not None:
             latency = round((record.completed_at - record.time) * 1000)
