@@ -6,8 +6,10 @@ The wait before retry number ``n`` (0-based) is::
     min(max_delay, initial_delay * 2**n) * (1 - jitter * U)    otherwise, U uniform in [0, 1)
 
 The server's wait comes from, in order: ``retry-after-ms`` (milliseconds), ``Retry-After``
-(seconds or an HTTP date), ``Helicone-RateLimit-Reset`` (seconds; Helicone sets no
-``Retry-After`` of its own, ../shared/helicone-api.md §4). Each is read by
+(seconds or an HTTP date), ``Helicone-RateLimit-Reset`` (seconds; the gateway sets no
+``Retry-After`` of its own, ../shared/helicone-api.md §4), ``RateLimit-Reset`` (seconds
+until the window resets: the IETF draft header Helicone's REST API sends, through
+express-rate-limit's ``standardHeaders``). Each is read by
 :func:`parse_wait`: a wait is always finite, non-negative and at most :data:`MAX_WAIT`
 (``inf``, ``1e999`` or a date centuries ahead become ``MAX_WAIT``; NaN and negative values
 are ignored), so ``retry_after`` is safe to do arithmetic with. When the server asks for more
@@ -134,9 +136,10 @@ def all_provider_client_errors(details: tuple[ErrorDetail, ...]) -> bool:
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """The wait the server asked for, in seconds, or None when it said nothing usable.
 
-    The first usable one of ``retry-after-ms``, ``Retry-After`` and
-    ``Helicone-RateLimit-Reset`` wins; each is read by :func:`parse_wait`, so the answer is
-    always finite, non-negative and at most :data:`MAX_WAIT`.
+    The first usable one of ``retry-after-ms``, ``Retry-After``,
+    ``Helicone-RateLimit-Reset`` and ``RateLimit-Reset`` wins; each is read by
+    :func:`parse_wait`, so the answer is always finite, non-negative and at most
+    :data:`MAX_WAIT`.
     """
     value = headers.get("retry-after-ms")
     if value is not None:
@@ -148,9 +151,12 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         seconds = parse_wait(value, dates=True)
         if seconds is not None:
             return seconds
-    value = headers.get("helicone-ratelimit-reset")
-    if value is not None:
-        return parse_wait(value)
+    for name in ("helicone-ratelimit-reset", "ratelimit-reset"):
+        value = headers.get(name)
+        if value is not None:
+            seconds = parse_wait(value)
+            if seconds is not None:
+                return seconds
     return None
 
 

@@ -33,8 +33,9 @@ expand live in ``_prompts.py`` (:attr:`RestAPI.prompts`).
 
 Choices where Jawn's behaviour is unknown: a float score is refused with 400 (the docs say
 integers only; the code's type is ``number``); scores and feedback are visible at once (the
-real API takes minutes); auth is ``Authorization: Bearer <key>`` (a ``pk-`` key is refused:
-public keys cannot read); leaves on other tables (``request``, ``feedback``...) match nothing.
+real API takes minutes); leaves on other tables (``request``, ``feedback``...) match nothing.
+How calls are refused (401 JSON, 400 ``Invalid token.``, 429 with ``Retry-After`` and
+``RateLimit-*``; read-only keys and a rate limit scriptable): ``_rest_auth.py``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from ._prompts import PromptStore, js_string
 from ._records import RequestRecord
 from ._registry import DEFAULT_MODELS, ModelInfo
 from ._registry_api import REGISTRY_PATH, registry_data
+from ._rest_auth import RestGate
 from ._rest_reports import session_page, user_metrics
 from ._rest_rows import (
     DEFAULT_UUID,
@@ -193,6 +195,9 @@ class RestAPI:
             gateway's), priced from :data:`PRICES`.
         uncosted: model names whose rows are logged with ``cost: null``: a stand-in for
             logs Helicone could not price, to test cost estimates with.
+        gate: authentication, read-only keys (``gate.read_only_keys``) and the rate limit
+            (``gate.rate_limit(limit, window)``), answered as Jawn's middleware does
+            (``_rest_auth.py``).
     """
 
     def __init__(
@@ -207,6 +212,7 @@ class RestAPI:
         self.uncosted: set[str] = set()
         self.prompts = PromptStore()
         self.wall_clock: Callable[[], float] = time.time
+        self.gate = RestGate(api_keys, lambda: self.wall_clock())
         self.feedback: dict[str, bool] = {}
         self.scores: dict[str, dict[str, int]] = {}
         self.properties: dict[str, dict[str, str]] = {}
@@ -260,9 +266,9 @@ class RestAPI:
         if record.path.rstrip("/") == REGISTRY_PATH and record.method == "GET":
             # Public: Jawn serves it without authentication.
             return result(200, registry_data(self.models, PRICES, DEFAULT_PRICE))
-        refusal = self._authenticate(record.headers)
+        refusal = self.gate.check(record.method, record.headers)
         if refusal is not None:
-            return result(401, error=refusal)
+            return refusal
         method, path, body = record.method, record.path.rstrip("/"), record.json
         if method == "POST":
             handler = {
@@ -295,17 +301,6 @@ class RestAPI:
             if action == ("PUT", "/property"):
                 return self._property(match["id"], body)
         return response(404, TEXT_TYPE, f"Cannot {method} {record.path}".encode())
-
-    def _authenticate(self, headers: Mapping[str, str]) -> str | None:
-        value = headers.get("authorization", "").strip()
-        key = value[7:].strip() if value.lower().startswith("bearer ") else ""
-        if not key:
-            return "Unauthorized: send Authorization: Bearer <Helicone API key>"
-        if key.startswith("pk-"):
-            return "Unauthorized: public keys (pk-) cannot use the REST API; use a secret key"
-        if self._api_keys is not None and key not in self._api_keys:
-            return "Unauthorized"
-        return None
 
     # -- single requests ---------------------------------------------------------------------
 
