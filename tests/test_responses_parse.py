@@ -11,6 +11,7 @@ import attrs
 import pytest
 
 from aiohelicone import (
+    APIStatusError,
     AsyncHelicone,
     ContentFilterFinishReasonError,
     InvalidInputError,
@@ -330,11 +331,20 @@ async def test_bad_arguments_are_refused_with_nothing_sent(
 
 
 async def test_unknown_provider_warning_points_at_the_caller(client: AsyncHelicone) -> None:
-    """stream_parse warns about a model string from the caller's line, as create does."""
+    """create, parse and stream_parse warn about a model string from the caller's line."""
     with pytest.warns(UnknownProviderWarning) as caught:
         client.responses.stream_parse(
             model="gpt-4o-mini/nosuchprovider", input=INPUT, text_format=Invoice
         )
+    assert caught[0].filename == __file__
+    # (the fake has no such provider: the calls fail after the warning)
+    with pytest.warns(UnknownProviderWarning) as caught, pytest.raises(APIStatusError):
+        await client.responses.parse(
+            model="gpt-4o-mini/otherprovider", input=INPUT, text_format=Invoice
+        )
+    assert caught[0].filename == __file__
+    with pytest.warns(UnknownProviderWarning) as caught, pytest.raises(APIStatusError):
+        await client.responses.create(model="gpt-4o-mini/thirdprovider", input=INPUT)
     assert caught[0].filename == __file__
 
 
