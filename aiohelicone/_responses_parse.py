@@ -37,6 +37,7 @@ from typing import (
 
 import attrs
 
+from ._chat_parse import ParsedStream, attrs_tools
 from ._exceptions import InvalidInputError
 from ._parse import read_structured, stop_error, tool_classes
 from ._responses_models import (
@@ -55,8 +56,6 @@ from ._responses_models import (
 from ._schema import function_tool_for, response_format_for
 
 if TYPE_CHECKING:
-    from typing import Self
-
     from ._fallback import FallbackMode, FallbackPolicy
     from ._helicone import HeliconeOptions
     from ._metadata import HeliconeMetadata
@@ -153,23 +152,7 @@ def structured_responses_request(
                 "text.format", "is set by text_format; give one or the other, not both"
             )
         config = {**(text or {}), "format": text_format_for(text_format)}
-    if tools is None:
-        return config, None, {}
-    if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Sequence):
-        raise InvalidInputError("tools", "must be a list of attrs classes or tool mappings")
-    definitions: list[Any] = []
-    classes: dict[str, type] = {}
-    for i, tool in enumerate(tools):
-        if isinstance(tool, type) and attrs.has(tool):
-            definition = responses_function_tool_for(tool)
-            classes[definition["name"]] = tool
-            definitions.append(definition)
-        elif isinstance(tool, Mapping):
-            definitions.append(tool)  # checked with the body; its calls are left unparsed
-        else:
-            raise InvalidInputError(
-                f"tools[{i}]", f"must be an attrs class or a tool mapping, got {tool!r}"
-            )
+    definitions, classes = attrs_tools(tools, responses_function_tool_for, lambda d: d["name"])
     return config, definitions, classes
 
 
@@ -432,7 +415,7 @@ def _parse_message(
 # -- the stream -------------------------------------------------------------------------------
 
 
-class ParsedResponseStream(Generic[T]):
+class ParsedResponseStream(ParsedStream["ResponseStream"], Generic[T]):
     """The stream of ``responses.stream_parse``: typed events, then the parsed response.
 
     Use it with ``async with`` (the request is sent on entry, the stream closed on exit).
@@ -440,7 +423,7 @@ class ParsedResponseStream(Generic[T]):
     text (the JSON, piece by piece); :meth:`get_final_response` reads the rest and parses it.
     """
 
-    __slots__ = ("_classes", "_open", "_stream", "_text_format")
+    __slots__ = ("_text_format",)
 
     def __init__(
         self,
@@ -448,43 +431,11 @@ class ParsedResponseStream(Generic[T]):
         text_format: type[T] | None,
         classes: dict[str, type],
     ) -> None:
-        self._open = open_stream
+        super().__init__(open_stream, classes)
         self._text_format = text_format
-        self._classes = classes
-        self._stream: ResponseStream | None = None
-
-    async def __aenter__(self) -> Self:
-        if self._stream is not None:
-            raise RuntimeError("this stream has been opened already")
-        self._stream = await self._open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the underlying stream (the rest of the answer is not read)."""
-        if self._stream is not None:
-            await self._stream.aclose()
-
-    @property
-    def stream(self) -> ResponseStream:
-        """The underlying event stream (``accumulated``, ``helicone``, ``request_id``...)."""
-        if self._stream is None:
-            raise RuntimeError("use the stream inside `async with` (the request is sent there)")
-        return self._stream
-
-    @property
-    def helicone(self) -> HeliconeMetadata | None:
-        """Helicone metadata of the answer (its response headers)."""
-        return self.stream.helicone
 
     def __aiter__(self) -> AsyncIterator[ResponseStreamEvent]:
         return self.stream.__aiter__()
-
-    def text_deltas(self) -> AsyncIterator[str]:
-        """Iterate over the output text as it arrives (``response.output_text.delta``)."""
-        return self.stream.text_deltas()
 
     async def get_final_response(self) -> ParsedResponse[T]:
         """Read the rest of the stream and parse the response it amounts to.
