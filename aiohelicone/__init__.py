@@ -149,6 +149,14 @@ if _typing.TYPE_CHECKING:
     from ._responses_models import ResponseUsage as ResponseUsage
     from ._responses_models import UnknownContentPart as UnknownContentPart
     from ._responses_models import UnknownOutputItem as UnknownOutputItem
+    from ._responses_parse import ParsedResponse as ParsedResponse
+    from ._responses_parse import ParsedResponseFunctionToolCall as ParsedResponseFunctionToolCall
+    from ._responses_parse import ParsedResponseOutputMessage as ParsedResponseOutputMessage
+    from ._responses_parse import ParsedResponseOutputText as ParsedResponseOutputText
+    from ._responses_parse import ParsedResponseStream as ParsedResponseStream
+    from ._responses_parse import parse_response as parse_response
+    from ._responses_parse import responses_function_tool_for as responses_function_tool_for
+    from ._responses_parse import text_format_for as text_format_for
     from ._responses_stream import ResponseStream as ResponseStream
     from ._rest_connection import HeliconeAPIError as HeliconeAPIError
     from ._rest_filters import RequestFilter as RequestFilter
@@ -177,6 +185,11 @@ _LAZY: dict[str, str] = {
     "LatencyStats": "_analytics",
     "LoggedRequest": "_rest_records",
     "ModelRegistry": "_registry_models",
+    "ParsedResponse": "_responses_parse",
+    "ParsedResponseFunctionToolCall": "_responses_parse",
+    "ParsedResponseOutputMessage": "_responses_parse",
+    "ParsedResponseOutputText": "_responses_parse",
+    "ParsedResponseStream": "_responses_parse",
     "ReasoningSummaryPart": "_responses_models",
     "RegistryEndpoint": "_registry_models",
     "RegistryModel": "_registry_models",
@@ -224,9 +237,12 @@ _LAZY: dict[str, str] = {
     "WebhookSignatureError": "webhooks",
     "analyze": "_analytics",
     "collect_batch": "_batch",
+    "parse_response": "_responses_parse",
+    "responses_function_tool_for": "_responses_parse",
     "run_batch": "_batch",
     "should_fall_back": "_fallback",
     "summarize": "_analytics",
+    "text_format_for": "_responses_parse",
 }
 
 # The names imported above, eagerly.

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
     from ._metadata import HeliconeMetadata
     from ._models import ChatCompletionChunk
-    from ._streaming import ChatCompletionStream
+    from ._streaming import AsyncStream, ChatCompletionStream
 
-__all__ = ["ParsedChatCompletionStream", "structured_request"]
+__all__ = ["ParsedChatCompletionStream", "ParsedStream", "attrs_tools", "structured_request"]
 
 T = TypeVar("T")
 
@@ -42,47 +42,57 @@ def structured_request(
                 f"got {response_format!r}",
             )
         fmt = response_format_for(response_format)
+    definitions, classes = attrs_tools(tools, function_tool_for, lambda d: d["function"]["name"])
+    return fmt, definitions, classes
+
+
+def attrs_tools(
+    tools: object,
+    definition_for: Callable[[type], dict[str, Any]],
+    name_of: Callable[[dict[str, Any]], str],
+) -> tuple[list[Any] | None, dict[str, type]]:
+    """Tool definitions for ``tools`` (attrs classes or mappings), and the classes by name.
+
+    ``definition_for`` builds an attrs class's strict definition (chat and Responses shape
+    them differently) and ``name_of`` reads the function name back from one. A mapping is
+    passed on as it is (checked with the body; its calls are left unparsed).
+    """
     if tools is None:
-        return fmt, None, {}
+        return None, {}
     if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Sequence):
         raise InvalidInputError("tools", "must be a list of attrs classes or tool mappings")
     definitions: list[Any] = []
     classes: dict[str, type] = {}
     for i, tool in enumerate(tools):
         if isinstance(tool, type) and attrs.has(tool):
-            definition = function_tool_for(tool)
-            classes[definition["function"]["name"]] = tool
+            definition = definition_for(tool)
+            classes[name_of(definition)] = tool
             definitions.append(definition)
         elif isinstance(tool, Mapping):
-            definitions.append(tool)  # checked with the body, its calls left unparsed
+            definitions.append(tool)
         else:
             raise InvalidInputError(
                 f"tools[{i}]", f"must be an attrs class or a tool mapping, got {tool!r}"
             )
-    return fmt, definitions, classes
+    return definitions, classes
 
 
-class ParsedChatCompletionStream(Generic[T]):
-    """The stream of :meth:`ChatCompletions.stream_parse`: chunks, then the parsed answer.
+S = TypeVar("S", bound="AsyncStream[Any]")
 
-    Use it with ``async with`` (the request is sent on entry, the stream closed on exit).
-    Iterating gives the :class:`ChatCompletionChunk` objects, :meth:`text_deltas` just
-    the text (partial JSON) of choice 0; :meth:`get_final_completion` reads the rest and
-    parses it.
+
+class ParsedStream(Generic[S]):
+    """What the ``stream_parse`` objects share: opened by ``async with``, closed on exit.
+
+    The request is sent when the block is entered (``open_stream``), so the arguments are
+    checked when ``stream_parse`` is called and nothing is sent outside the block.
     """
 
-    __slots__ = ("_classes", "_open", "_response_format", "_stream")
+    __slots__ = ("_classes", "_open", "_stream")
 
-    def __init__(
-        self,
-        open_stream: Callable[[], Awaitable[ChatCompletionStream]],
-        response_format: type[T] | None,
-        classes: dict[str, type],
-    ) -> None:
+    def __init__(self, open_stream: Callable[[], Awaitable[S]], classes: dict[str, type]) -> None:
         self._open = open_stream
-        self._response_format = response_format
         self._classes = classes
-        self._stream: ChatCompletionStream | None = None
+        self._stream: S | None = None
 
     async def __aenter__(self) -> Self:
         if self._stream is not None:
@@ -99,8 +109,8 @@ class ParsedChatCompletionStream(Generic[T]):
             await self._stream.aclose()
 
     @property
-    def stream(self) -> ChatCompletionStream:
-        """The underlying chunk stream (``accumulated``, ``helicone``, ``request_id``...)."""
+    def stream(self) -> S:
+        """The underlying stream (``accumulated``, ``helicone``, ``request_id``...)."""
         if self._stream is None:
             raise RuntimeError("use the stream inside `async with` (the request is sent there)")
         return self._stream
@@ -110,12 +120,33 @@ class ParsedChatCompletionStream(Generic[T]):
         """Helicone metadata of the answer (its response headers)."""
         return self.stream.helicone
 
+    def text_deltas(self) -> AsyncIterator[str]:
+        """Iterate over the answer's text as it arrives (the JSON, piece by piece)."""
+        return self.stream.text_deltas()
+
+
+class ParsedChatCompletionStream(ParsedStream["ChatCompletionStream"], Generic[T]):
+    """The stream of :meth:`ChatCompletions.stream_parse`: chunks, then the parsed answer.
+
+    Use it with ``async with`` (the request is sent on entry, the stream closed on exit).
+    Iterating gives the :class:`ChatCompletionChunk` objects, :meth:`text_deltas` just
+    the text (partial JSON) of choice 0; :meth:`get_final_completion` reads the rest and
+    parses it.
+    """
+
+    __slots__ = ("_response_format",)
+
+    def __init__(
+        self,
+        open_stream: Callable[[], Awaitable[ChatCompletionStream]],
+        response_format: type[T] | None,
+        classes: dict[str, type],
+    ) -> None:
+        super().__init__(open_stream, classes)
+        self._response_format = response_format
+
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self.stream.__aiter__()
-
-    def text_deltas(self) -> AsyncIterator[str]:
-        """Iterate over the text of choice 0 as it arrives (the JSON, piece by piece)."""
-        return self.stream.text_deltas()
 
     async def get_final_completion(self) -> ParsedChatCompletion[T]:
         """Read the rest of the stream and parse what it amounts to.

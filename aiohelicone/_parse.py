@@ -59,6 +59,9 @@ __all__ = [
     "parse_arguments",
     "parse_chat_completion",
     "parse_content",
+    "read_structured",
+    "stop_error",
+    "tool_classes",
 ]
 
 T = TypeVar("T")
@@ -153,7 +156,22 @@ def _request_id(completion: object) -> str | None:
     return getattr(helicone, "request_id", None)
 
 
-def _read(text: str | None, cls: type[T], completion: object, *, what: str = "content") -> T:
+def read_structured(
+    text: str | None, cls: type[T], completion: object, *, what: str = "content"
+) -> T:
+    """Decode ``text``, check it against ``cls``'s strict schema and structure it.
+
+    The one reading of model-written JSON, for chat and Responses answers alike.
+
+    Args:
+        text: what the model wrote (content, output text or arguments).
+        cls: the attrs class it should follow.
+        completion: the whole answer, kept by the error (its ``helicone`` gives the id).
+        what: how the error names the text ("content", "arguments"...).
+
+    Raises:
+        StructuredOutputError: ``text`` is null, not JSON, or does not fit ``cls``.
+    """
     target = cls.__qualname__
     request_id = _request_id(completion)
 
@@ -196,6 +214,33 @@ def _structure_problem(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# Why an answer stopped -> the error that says it cannot be parsed. Chat's finish reasons
+# and the Responses API's ``incomplete_details.reason`` share it ("max_output_tokens" is
+# Responses' "length").
+_STOPPED: dict[str, type[LengthFinishReasonError] | type[ContentFilterFinishReasonError]] = {
+    "length": LengthFinishReasonError,
+    "max_output_tokens": LengthFinishReasonError,
+    "content_filter": ContentFilterFinishReasonError,
+}
+
+
+def stop_error(
+    reason: str | None, *, raw: str | None, target: str, answer: object
+) -> StructuredOutputError | None:
+    """The error for an answer that stopped for ``reason`` (None: it can be read).
+
+    Args:
+        reason: a chat ``finish_reason`` or a Responses ``incomplete_details.reason``.
+        raw: the text that arrived before the stop.
+        target: the name of the class asked for (or "the tools").
+        answer: the whole answer, kept by the error.
+    """
+    kind = _STOPPED.get(reason) if reason is not None else None
+    if kind is None:
+        return None
+    return kind(raw=raw, target=target, completion=answer, request_id=_request_id(answer))
+
+
 def parse_content(completion: ChatCompletion, cls: type[T], *, index: int = 0) -> T | None:
     """Structure one choice's content into ``cls`` (None on a refusal or no content).
 
@@ -214,10 +259,11 @@ def parse_arguments(call: ChatCompletionMessageToolCall, cls: type[T]) -> T:
     Raises:
         StructuredOutputError: the arguments are not JSON or do not fit ``cls``.
     """
-    return _read(call.function.arguments, cls, None, what="arguments")
+    return read_structured(call.function.arguments, cls, None, what="arguments")
 
 
-def _tool_classes(tools: Iterable[type] | Mapping[str, type]) -> dict[str, type]:
+def tool_classes(tools: Iterable[type] | Mapping[str, type]) -> dict[str, type]:
+    """Tool classes keyed by function name (a sequence: each class under its own name)."""
     if isinstance(tools, Mapping):
         return dict(tools)
     return {cls.__name__: cls for cls in tools}
@@ -266,23 +312,19 @@ def parse_chat_completion(
             (``raw`` holds the text, ``path`` the place).
         SchemaError: a class cannot be described by a strict schema.
     """
-    classes = _tool_classes(tools)
+    classes = tool_classes(tools)
     target = response_format.__qualname__ if response_format is not None else "the tools"
     choices = []
     for choice in completion.choices:
         message = choice.message
-        request_id = _request_id(completion)
-        if choice.finish_reason == "length":
-            raise LengthFinishReasonError(
-                raw=message.content, target=target, completion=completion, request_id=request_id
-            )
-        if choice.finish_reason == "content_filter":
-            raise ContentFilterFinishReasonError(
-                raw=message.content, target=target, completion=completion, request_id=request_id
-            )
+        error = stop_error(
+            choice.finish_reason, raw=message.content, target=target, answer=completion
+        )
+        if error is not None:
+            raise error
         parsed = None
         if response_format is not None and message.refusal is None and message.content:
-            parsed = _read(message.content, response_format, completion)
+            parsed = read_structured(message.content, response_format, completion)
         choices.append(
             ParsedChoice(
                 index=choice.index,
@@ -327,7 +369,7 @@ def _parse_calls(
         cls = classes.get(call.function.name) if call.type == "function" else None
         arguments: object = None
         if cls is not None:
-            arguments = _read(call.function.arguments, cls, completion, what="arguments")
+            arguments = read_structured(call.function.arguments, cls, completion, what="arguments")
         out.append(
             ParsedToolCall(
                 id=call.id,

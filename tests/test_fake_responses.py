@@ -20,6 +20,7 @@ from aiohelicone._responses_models import (
     Response,
     ResponseFunctionToolCall,
     ResponseOutputMessage,
+    ResponseOutputRefusal,
     ResponseReasoningItem,
 )
 from aiohelicone._sse import SSEDecoder
@@ -208,13 +209,62 @@ async def test_tools_make_the_model_call_one(served: LoopbackServer) -> None:
     (call,) = response.output
     assert isinstance(call, ResponseFunctionToolCall)
     assert call.name == "get_weather" and call.call_id == "call_0"
-    assert json.loads(call.arguments) == {"city": "Paris", "unit": "c"}
+    assert json.loads(call.arguments) == {"city": "city 1", "unit": "c"}  # instance_of
     assert response.output_text == ""
     _, pairs = await stream_events(served, body)
     streamed = accumulate(pairs).result().output[0]
     assert isinstance(streamed, ResponseFunctionToolCall)
     assert streamed.arguments == call.arguments
     assert any(n == "response.function_call_arguments.delta" for n, _ in pairs)
+
+
+async def test_json_schema_format_gets_schema_following_text(served: LoopbackServer) -> None:
+    """A json_schema text.format (no scripted text) gets JSON that follows the schema."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "tags": {"type": "array", "items": {"enum": ["a", "b"]}},
+        },
+        "required": ["title", "tags"],
+        "additionalProperties": False,
+    }
+    fmt = {"type": "json_schema", "name": "Doc", "schema": schema, "strict": True}
+    body = {"model": "gpt-4o-mini", "input": "hi", "text": {"format": fmt}}
+    response = structure((await post(served, body)).json(), Response)
+    assert json.loads(response.output_text) == {"title": "title 1", "tags": ["a"]}
+    assert response.text == {"format": fmt}
+    _, pairs = await stream_events(served, body)
+    assert accumulate(pairs).result().output_text == response.output_text
+
+
+async def test_refusal_is_a_refusal_part(served: LoopbackServer, gateway: FakeGateway) -> None:
+    """Reply(refusal=...) gives a message with one refusal part, streamed as refusal deltas."""
+    gateway.script("gpt-4o-mini", [Reply(refusal="No, sorry.")] * 2)
+    body = {"model": "gpt-4o-mini", "input": "hi"}
+    response = structure((await post(served, body)).json(), Response)
+    (message,) = response.output
+    assert isinstance(message, ResponseOutputMessage)
+    assert message.content == [ResponseOutputRefusal(refusal="No, sorry.")]
+    assert response.output_text == ""
+    _, pairs = await stream_events(served, body)
+    names = [name for name, _ in pairs]
+    assert "response.refusal.delta" in names and "response.refusal.done" in names
+    (streamed,) = accumulate(pairs).result().output
+    assert isinstance(streamed, ResponseOutputMessage)
+    assert streamed.content == message.content  # (ids differ between answers)
+
+
+async def test_no_call_after_a_function_call_output(served: LoopbackServer) -> None:
+    """With the tool's output as the last input item, the fake answers with text."""
+    items = [
+        {"role": "user", "content": "Paris"},
+        {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+    ]
+    body = {"model": "gpt-4o-mini", "input": items, "tools": [WEATHER]}
+    response = structure((await post(served, body)).json(), Response)
+    assert [item.type for item in response.output] == ["message"]
 
 
 async def test_tool_choice_none_answers_with_text(served: LoopbackServer) -> None:

@@ -261,3 +261,53 @@ async def registry_and_webhooks_usage(raw: bytes, signature: str) -> None:
         webhooks.verify(raw, signature, "secret")
     except aiohelicone.WebhookSignatureError as exc:
         assert_type(exc.reason, str)
+
+
+async def responses_parse_usage() -> None:
+    async with AsyncHelicone(api_key="sk-helicone-x") as c:
+        parsed = await c.responses.parse(
+            model="gpt-5/openai",
+            input="hi",
+            text_format=_Answer,
+            tools=[_GetWeather, {"type": "web_search"}],
+            max_output_tokens=400,
+            text={"verbosity": "low"},
+        )
+        assert_type(parsed, aiohelicone.ParsedResponse[_Answer])
+        assert_type(parsed.output_parsed, _Answer | None)
+        assert_type(parsed.output_text, str)
+        assert_type(parsed.raw, aiohelicone.Response | None)
+        if parsed.output_parsed is not None:
+            assert_type(parsed.output_parsed.title, str)
+        for item in parsed.output:
+            if isinstance(item, aiohelicone.ParsedResponseOutputMessage):
+                for part in item.content:
+                    if isinstance(part, aiohelicone.ParsedResponseOutputText):
+                        assert_type(part.parsed, _Answer | None)
+            elif isinstance(item, aiohelicone.ParsedResponseFunctionToolCall) and isinstance(
+                item.parsed_arguments, _GetWeather
+            ):
+                assert_type(item.parsed_arguments.city, str)
+
+        tools_only = await c.responses.parse(model="gpt-5", input="hi", tools=[_GetWeather])
+        assert_type(tools_only.output_parsed, None)
+
+        async with c.responses.stream_parse(
+            model="gpt-5", input="hi", text_format=_Answer
+        ) as stream:
+            assert_type(stream, aiohelicone.ParsedResponseStream[_Answer])
+            async for text in stream.text_deltas():
+                assert_type(text, str)
+            assert_type(await stream.get_final_parsed(), _Answer | None)
+            final = await stream.get_final_response()
+            assert_type(final.output_parsed, _Answer | None)
+
+        response = await c.responses.create(
+            model="gpt-5",
+            input="hi",
+            text={"format": aiohelicone.text_format_for(_Answer)},
+            tools=[aiohelicone.responses_function_tool_for(_GetWeather)],
+        )
+        assert_type(aiohelicone.parse_response(response, _Answer).output_parsed, _Answer | None)
+        # stream= on parse is a type error:
+        await c.responses.parse(model="gpt-5", input="hi", stream=True)  # type: ignore[call-overload]

@@ -10,7 +10,11 @@ request (``_gateway.py``); this module builds the successful answer of one attem
   a ``message`` with one ``output_text`` part (the :class:`Reply`'s text or the responder's);
   then ``function_call`` items: the reply's ``tool_calls``, or, when the request has
   function ``tools`` and the reply gives no text, a call to the first one (or the one
-  ``tool_choice`` names) with arguments built from its JSON schema;
+  ``tool_choice`` names) with arguments following its JSON schema (``_structured.py``),
+  unless the last input item is a ``function_call_output``;
+- with ``text.format`` of type ``json_schema`` and no scripted text, the text is compact
+  JSON following its schema; ``Reply(refusal=...)`` gives a message with one ``refusal``
+  part instead (streamed as ``response.refusal.delta`` events);
 - ``max_output_tokens`` cuts the text (``status: "incomplete"``,
   ``incomplete_details.reason: "max_output_tokens"``), as does ``Reply(finish_reason=
   "length")``; ``"content_filter"`` gives that reason;
@@ -35,6 +39,7 @@ from typing import Any
 from ._outcomes import Reply, ToolCall
 from ._records import RequestRecord, content_text
 from ._registry import Attempt
+from ._structured import instance_of
 from ._wire import JSON_TYPE, SSE_TYPE, count_tokens, dumps, fragments, pieces, truncate_tokens
 
 __all__ = [
@@ -161,10 +166,17 @@ def _function_tools(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _auto_call(data: Mapping[str, Any], user_text: str) -> ToolCall | None:
-    """The call the fake model makes when the request offers function tools."""
+def _auto_call(data: Mapping[str, Any]) -> ToolCall | None:
+    """The call the fake model makes when the request offers function tools.
+
+    As for chat (``_structured.py``): none with ``tool_choice: "none"`` or when the last
+    input item is a ``function_call_output`` (the model answers it, so an agent loop ends).
+    """
     choice = data.get("tool_choice", "auto")
     if choice == "none":
+        return None
+    items = _input_items(data)
+    if items and isinstance(items[-1], dict) and items[-1].get("type") == "function_call_output":
         return None
     tools = _function_tools(data)
     if isinstance(choice, dict) and isinstance(choice.get("name"), str):
@@ -172,31 +184,21 @@ def _auto_call(data: Mapping[str, Any], user_text: str) -> ToolCall | None:
     if not tools:
         return None
     tool = tools[0]
-    return ToolCall(tool["name"], _arguments_for(tool.get("parameters"), user_text))
+    parameters = tool.get("parameters")
+    if not isinstance(parameters, Mapping) or not parameters:
+        parameters = {"type": "object", "properties": {}}
+    return ToolCall(tool["name"], instance_of(parameters))
 
 
-def _arguments_for(schema: object, user_text: str) -> dict[str, Any]:
-    """Arguments that fit a JSON schema's properties (deterministic, from the user's text)."""
-    properties = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(properties, dict):
-        return {}
-    samples: dict[str, Any] = {
-        "string": user_text,
-        "number": 1.5,
-        "integer": 1,
-        "boolean": True,
-        "array": [],
-        "object": {},
-    }
-    out: dict[str, Any] = {}
-    for name, spec in properties.items():
-        kind = spec.get("type") if isinstance(spec, dict) else None
-        enum = spec.get("enum") if isinstance(spec, dict) else None
-        if isinstance(enum, list) and enum:
-            out[name] = enum[0]
-        else:
-            out[name] = samples.get(kind) if isinstance(kind, str) else None
-    return out
+def _schema_text(data: Mapping[str, Any]) -> str | None:
+    """JSON following ``text.format``'s schema when it is ``json_schema`` (else None)."""
+    text = data.get("text")
+    fmt = text.get("format") if isinstance(text, Mapping) else None
+    if not isinstance(fmt, Mapping) or fmt.get("type") != "json_schema":
+        return None
+    schema = fmt.get("schema")
+    value = instance_of(schema if isinstance(schema, Mapping) else {"type": "object"})
+    return dumps(value).decode()
 
 
 def _reasoning_settings(data: Mapping[str, Any], model: str) -> dict[str, Any] | None:
@@ -226,12 +228,16 @@ class _Builder:
         text: str | None = reply.text if isinstance(reply.text, str) else None
         if isinstance(reply.text, Sequence) and not isinstance(reply.text, str) and reply.text:
             text = reply.text[0]  # Responses has no ``n``: the first text
-        if reply.text is None and not calls:
-            auto = _auto_call(data, user_text)
+        self.refusal = reply.refusal
+        if self.refusal is not None:
+            text, calls = None, []
+        elif reply.text is None and not calls:
+            auto = _auto_call(data)
             if auto is not None:
                 calls = [auto]
             else:
-                text = responder(record)
+                schema_text = _schema_text(data)
+                text = responder(record) if schema_text is None else schema_text
         self.reason: str | None = None
         limit = data.get("max_output_tokens")
         if text is not None and isinstance(limit, int) and not isinstance(limit, bool):
@@ -253,7 +259,7 @@ class _Builder:
         reasoning_tokens = 0
         if self.reasoning is not None:
             reasoning_tokens = 16 + count_tokens(self.summary_text or "")
-        output = count_tokens(text or "") + reasoning_tokens
+        output = count_tokens(text or "") + count_tokens(self.refusal or "") + reasoning_tokens
         output += sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)
         prompt = input_tokens(data)
         self.usage: dict[str, Any] = {
@@ -273,7 +279,7 @@ class _Builder:
         out: list[dict[str, Any]] = []
         if self.reasoning is not None:
             out.append(self._reasoning_item(done=True))
-        if self.text is not None:
+        if self.text is not None or self.refusal is not None:
             out.append(self._message(done=True))
         out.extend(self._call(i, call, done=True) for i, call in enumerate(self.calls))
         return out
@@ -290,7 +296,9 @@ class _Builder:
 
     def _message(self, *, done: bool) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
-        if done:
+        if done and self.refusal is not None:
+            content = [{"type": "refusal", "refusal": self.refusal}]
+        elif done:
             content = [
                 {"type": "output_text", "annotations": [], "logprobs": [], "text": self.text}
             ]
@@ -360,7 +368,10 @@ class _Builder:
         if self.reasoning is not None:
             self._reasoning_events(emit, index)
             index += 1
-        if self.text is not None:
+        if self.refusal is not None:
+            self._refusal_events(emit, index)
+            index += 1
+        elif self.text is not None:
             self._message_events(emit, index)
             index += 1
         for k, call in enumerate(self.calls):
@@ -402,6 +413,17 @@ class _Builder:
             emit("response.output_text.delta", **at, delta=piece, logprobs=[])
         emit("response.output_text.done", **at, text=text, logprobs=[])
         emit("response.content_part.done", **at, part={**empty, "text": text})
+        emit("response.output_item.done", output_index=index, item=self._message(done=True))
+
+    def _refusal_events(self, emit: Any, index: int) -> None:
+        refusal = self.refusal or ""
+        at = {"item_id": "msg_" + self.ids, "output_index": index, "content_index": 0}
+        emit("response.output_item.added", output_index=index, item=self._message(done=False))
+        emit("response.content_part.added", **at, part={"type": "refusal", "refusal": ""})
+        for piece in pieces(refusal):
+            emit("response.refusal.delta", **at, delta=piece)
+        emit("response.refusal.done", **at, refusal=refusal)
+        emit("response.content_part.done", **at, part={"type": "refusal", "refusal": refusal})
         emit("response.output_item.done", output_index=index, item=self._message(done=True))
 
     def _call_events(self, emit: Any, index: int, k: int, call: ToolCall) -> None:
