@@ -67,6 +67,7 @@ from ._rest_rows import (
     result,
     sorted_rows,
 )
+from ._session_tags import SessionTags, session_names
 from ._wire import JSON_TYPE, TEXT_TYPE, dumps
 
 __all__ = [
@@ -189,6 +190,7 @@ class RestAPI:
         scores: request id -> scores (booleans stored as 1/0).
         properties: request id -> properties set after the fact.
         session_feedback: session id -> rating.
+        session_tags: the sessions' tags (``session_tags.tags``: session id -> tag).
         ignore_offset: a fault to test pagers with: when True, the request, session and
             user queries ignore ``offset`` and always answer the first page.
         models: the registry served at ``GET /v1/public/model-registry/models`` (the
@@ -217,6 +219,7 @@ class RestAPI:
         self.scores: dict[str, dict[str, int]] = {}
         self.properties: dict[str, dict[str, str]] = {}
         self.session_feedback: dict[str, bool] = {}
+        self.session_tags = SessionTags()
         self.ignore_offset = False
 
     def clear(self) -> None:
@@ -225,6 +228,7 @@ class RestAPI:
         self.scores.clear()
         self.properties.clear()
         self.session_feedback.clear()
+        self.session_tags.tags.clear()
         self.prompts.clear()
 
     @staticmethod
@@ -276,6 +280,7 @@ class RestAPI:
                 "/v1/request/query": self._query,
                 "/v1/request/count/query": self._count,
                 "/v1/session/query": self._sessions,
+                "/v1/session/name/query": self._session_names,
                 "/v1/user/metrics/query": self._users,
             }.get(path)
             if handler is not None:
@@ -283,6 +288,9 @@ class RestAPI:
                     return handler(body)
                 except FilterError as exc:
                     return result(500, error=str(exc))
+        tagged = self.session_tags.answer(method, path, body)
+        if tagged is not None:
+            return tagged
         match = _SESSION_FEEDBACK.match(path)
         if match is not None and method == "POST":
             if not isinstance(body, dict) or not isinstance(body.get("rating"), bool):
@@ -372,6 +380,9 @@ class RestAPI:
 
     def _sessions(self, body: Any) -> list[Step]:
         return session_page(self._rows(bodies=False), body, ignore_offset=self.ignore_offset)
+
+    def _session_names(self, body: Any) -> list[Step]:
+        return session_names(self._rows(bodies=False), body)
 
     def _users(self, body: Any) -> list[Step]:
         return user_metrics(self._rows(bodies=False), body, ignore_offset=self.ignore_offset)
