@@ -1,4 +1,4 @@
-"""The aiohelicone exception tree.
+"""Layer 0 (core): the aiohelicone exception tree.
 
 Names follow openai-python so that existing ``except`` clauses carry over::
 

@@ -1,4 +1,4 @@
-"""Typed Helicone options -> request headers (no I/O).
+"""Layer 0 (core): typed Helicone options -> request headers (no I/O).
 
 Request side (helicone-api.md §3; Helicone ``worker/src/lib/models/HeliconeHeaders.ts``):
 

@@ -1,4 +1,4 @@
-"""Helicone's REST API (``api.helicone.ai``, "Jawn"): feedback, scores, properties and queries.
+"""Layer 4 (REST): Helicone's REST API ("Jawn"): feedback, scores, properties and queries.
 
 The gateway call is half of Helicone; this module is the other half (../shared/helicone-api.md
 §7)::

@@ -1,4 +1,4 @@
-"""``FakeGateway``: an offline, deterministic Helicone AI gateway as a plain ASGI 3 app.
+"""Layer 8 (test kit): ``FakeGateway``: an offline, deterministic Helicone gateway, an ASGI 3 app.
 
 Behaviour follows ../shared/helicone-api.md (the "doc" below). Choices made where the doc is
 silent or UNCERTAIN, all deliberate:

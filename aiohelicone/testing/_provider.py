@@ -1,4 +1,4 @@
-"""What the fake *provider* answers for one attempt (pure; no I/O).
+"""Layer 8 (test kit): what the fake *provider* answers for one attempt (pure; no I/O).
 
 The gateway decides which attempt runs; this module builds that attempt's successful
 answer (chat, legacy completion or embeddings, JSON or SSE), or the error the provider
@@ -19,8 +19,8 @@ from ._outcomes import Reply
 from ._outputs import outputs_for
 from ._records import RequestRecord, content_text
 from ._registry import Attempt
-from ._structured import structured_content, tool_call_for
 from ._responses import error_event, responses_answer
+from ._structured import structured_content, tool_call_for
 from ._wire import (
     DONE,
     JSON_TYPE,
