@@ -30,7 +30,7 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
                 "_secrets",
                 "_wait_headers",
                 "_exceptions",
-                "_errors",
+                "_error_bodies",
                 "_metadata",
                 "_timeouts",
                 "_sse",
