@@ -6,7 +6,7 @@ Request side (helicone-api.md §3; Helicone ``worker/src/lib/models/HeliconeHead
   The gateway is lenient in ways that hide mistakes (an invalid request id is silently
   replaced, an invalid rate-limit policy fails open, only the exact string ``"true"`` counts
   as true), so values are checked here and refused with the option named.
-- :func:`resolve_helicone` merges client defaults < LiteLLM-style ``metadata`` < per-call
+- :func:`._helicone_resolve.resolve_helicone` merges client defaults < ``metadata`` < per-call
   options into the headers of one request, always with a ``Helicone-Request-Id``.
 
 The response side (``Helicone-*`` response headers -> :class:`HeliconeMetadata`) is in
@@ -81,9 +81,13 @@ __all__ = [
     "HeliconeOptions",
     "RateLimitInfo",
     "RateLimitPolicy",
-    "ResolvedHelicone",
+    "PROPERTY_PREFIX",
+    "REQUEST_ID_HEADER",
     "random_request_id",
-    "resolve_helicone",
+    "check_across",
+    "rendered_headers",
+    "split_metadata",
+    "top_option",
 ]
 
 REQUEST_ID_HEADER = "Helicone-Request-Id"
@@ -386,7 +390,7 @@ class HeliconeOptions:
                 user id, a ``s=<name>`` policy without that property, or a minimum retry
                 timeout above the maximum.
         """
-        _check_across((self,), body_user)
+        check_across((self,), body_user)
         return dict(self._rendered())
 
     def _rendered(self) -> dict[str, str]:
@@ -419,7 +423,7 @@ def _assemble(values: Mapping[str, Any]) -> HeliconeOptions:
     return options
 
 
-def _top(layers: tuple[HeliconeOptions, ...], name: str) -> Any:
+def top_option(layers: tuple[HeliconeOptions, ...], name: str) -> Any:
     """The value of option ``name`` in the highest layer that sets it."""
     for layer in reversed(layers):
         value = getattr(layer, name)
@@ -428,12 +432,12 @@ def _top(layers: tuple[HeliconeOptions, ...], name: str) -> Any:
     return None
 
 
-def _check_across(layers: tuple[HeliconeOptions, ...], body_user: str | None) -> None:
+def check_across(layers: tuple[HeliconeOptions, ...], body_user: str | None) -> None:
     """The rules across fields, on the merged view of ``layers`` (lowest first)."""
-    policy: RateLimitPolicy | None = _top(layers, "rate_limit_policy")
+    policy: RateLimitPolicy | None = top_option(layers, "rate_limit_policy")
     if policy is not None and policy.segment is not None:
         if policy.segment == "user":
-            if not _top(layers, "user_id") and not body_user:
+            if not top_option(layers, "user_id") and not body_user:
                 raise InvalidInputError(
                     "helicone.rate_limit_policy",
                     "segment 'user' needs helicone user_id (Helicone-User-Id) or the "
@@ -448,29 +452,12 @@ def _check_across(layers: tuple[HeliconeOptions, ...], body_user: str | None) ->
                     f"(Helicone-Property-{policy.segment}); without it the gateway does "
                     "not limit at all",
                 )
-    low: int | None = _top(layers, "retry_min_timeout_ms")
-    high: int | None = _top(layers, "retry_max_timeout_ms")
+    low: int | None = top_option(layers, "retry_min_timeout_ms")
+    high: int | None = top_option(layers, "retry_max_timeout_ms")
     if low is not None and high is not None and low > high:
         raise InvalidInputError(
             "helicone.retry_min_timeout_ms", f"{low} is above retry_max_timeout_ms ({high})"
         )
-
-
-def _overlay(layers: tuple[HeliconeOptions, ...]) -> dict[str, str]:
-    """The headers of ``layers`` merged (lowest first), like repeated ``merge``."""
-    headers = dict(layers[0]._rendered())
-    for layer in layers[1:]:
-        rendered = layer._rendered()
-        if layer.properties or layer.extra_headers:
-            # Property and extra header names are case-insensitive: drop a lower layer's
-            # spelling so that one header is sent, not two.
-            spelled = {name.lower(): name for name in headers}
-            for name in rendered:
-                old = spelled.get(name.lower())
-                if old is not None and old != name:
-                    del headers[old]
-        headers.update(rendered)
-    return headers
 
 
 _FIELDS = attrs.fields(HeliconeOptions)
@@ -512,23 +499,7 @@ _OPTION_BY_HEADER["helicone-prompt-security-enabled"] = _OPTION_BY_HEADER[
 
 
 # ---------------------------------------------------------------------------------------
-# Resolution for one request.
-
-
-@attrs.frozen
-class ResolvedHelicone:
-    """The Helicone part of one request, ready to send.
-
-    Attributes:
-        headers: every Helicone header to send, always with ``Helicone-Request-Id``.
-        request_id: the request id sent (use it for feedback and scores).
-        body_metadata: ``metadata`` keys that are not Helicone headers (OpenAI's own
-            ``metadata`` body field), or None when there are none.
-    """
-
-    headers: dict[str, str]
-    request_id: str
-    body_metadata: dict[str, Any] | None = None
+# Request ids and LiteLLM-style metadata (resolution for one request: _helicone_resolve.py).
 
 
 def random_request_id() -> str:
@@ -595,50 +566,10 @@ def split_metadata(
     return options, (body or None)
 
 
-def resolve_helicone(
-    client_options: HeliconeOptions | None,
-    call_options: HeliconeOptions | None,
-    metadata: Mapping[str, Any] | None,
-    *,
-    body_user: str | None = None,
-) -> ResolvedHelicone:
-    """Work out the Helicone headers of one request.
+def rendered_headers(options: HeliconeOptions) -> dict[str, str]:
+    """The headers of ``options`` alone, computed once per object: do not change the dict.
 
-    Precedence: client defaults < ``metadata`` < call options (properties merged).
-
-    Args:
-        client_options: the client's defaults.
-        call_options: this call's options.
-        metadata: a LiteLLM-style dict. Keys naming a Helicone header (case-insensitive:
-            anything starting ``helicone-``, and ``Cache-Control``) are parsed into the
-            typed options and validated the same way (``"true"``/``"false"`` for
-            booleans, digit strings for numbers, ``Helicone-RateLimit-Policy`` -- also
-            LiteLLM's misspelt ``Helicone-Rate-Limit-Policy`` -- with
-            :meth:`RateLimitPolicy.parse`); unknown ``helicone-*`` keys are sent as extra
-            headers. Other keys are returned in ``body_metadata``.
-        body_user: the body's ``user`` field, for the ``s=user`` rate-limit check.
-
-    Returns:
-        The headers, the request id (a fresh UUID4 unless one was set) and the leftover
-        body metadata.
-
-    Raises:
-        InvalidInputError: an invalid metadata value (``field`` names the key, e.g.
-            ``metadata['Helicone-Request-Id']``) or a rule across fields is broken.
+    :func:`._helicone_resolve.resolve_helicone` merges these, lowest layer first, without
+    building the merged options on every request.
     """
-    from_metadata = body_metadata = None
-    if metadata:
-        from_metadata, body_metadata = split_metadata(metadata)
-    layers = tuple(
-        layer for layer in (client_options, from_metadata, call_options) if layer is not None
-    )
-    if not layers:
-        request_id = random_request_id()
-        return ResolvedHelicone({REQUEST_ID_HEADER: request_id}, request_id, body_metadata)
-    # Merging the rendered headers gives what merge() + to_headers() would, without
-    # building the merged options object on every request.
-    _check_across(layers, body_user)
-    headers = _overlay(layers)
-    request_id = _top(layers, "request_id") or random_request_id()
-    headers[REQUEST_ID_HEADER] = request_id
-    return ResolvedHelicone(headers, request_id, body_metadata)
+    return options._rendered()

@@ -38,7 +38,8 @@ from ._exceptions import (
     reports_error,
 )
 from ._header_values import check_headers
-from ._helicone import HeliconeOptions, resolve_helicone
+from ._helicone import HeliconeOptions
+from ._helicone_resolve import resolve_helicone
 from ._retry import RetryPolicy
 from ._secrets import register as register_secrets
 from ._timeouts import StreamTimeouts, TimeoutArg

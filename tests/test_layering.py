@@ -39,7 +39,7 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
                 "_ratelimit_policy",
                 "_modelstring",
                 "_helicone",
-                "_helicone_options",
+                "_helicone_resolve",
                 "_models",
                 "_converter",
                 "_accumulate",
