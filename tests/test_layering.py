@@ -60,7 +60,7 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
             }
         ),
     ),
-    1: ("transport", frozenset({"_transport", "_abandon"})),
+    1: ("transport", frozenset({"_transport_errors", "_stream_response", "_transport"})),
     2: ("send path", frozenset({"_send", "_send_call"})),
     3: (
         "streams and REST connection",
