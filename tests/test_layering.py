@@ -40,6 +40,7 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
                 "_header_values",
                 "_modelstring",
                 "_helicone",
+                "_helicone_fields",
                 "_helicone_resolve",
                 "_models",
                 "_converter",
