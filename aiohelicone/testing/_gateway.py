@@ -37,18 +37,24 @@ from __future__ import annotations
 import inspect
 import random
 import time
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from ._cache import CacheConfigError, CachedResponse, CacheSettings, ResponseCache, cache_key
 from ._cache import cache_settings as read_cache_settings
-from ._emit import Abort, Body, Receive, Scope, Send, Sleep, Start, Step, emit, read_body, response
+from ._emit import Abort, Receive, Scope, Send, Sleep, Start, Step, emit, read_body, response
+from ._gateway_answers import (
+    envelope_answer,
+    mark_served,
+    passthrough_fail,
+    rate_limited_answer,
+    replay_answer,
+    success_headers,
+)
 from ._gateway_rules import (
     INVALID_BODY,
     INVALID_MODEL_TYPE,
-    LEGACY_RATE_LIMITED,
     METHOD_NOT_ALLOWED,
     MODELS_PATHS,
     NO_PROVIDERS,
@@ -78,7 +84,7 @@ from ._outcomes import (
     Respond,
 )
 from ._plan import raw_steps, reply_of, shape
-from ._provider import Answer, Provider, chat_format_problem
+from ._provider import Provider, chat_format_problem
 from ._ratelimit import RateLimiter, parse_policy
 from ._records import RequestRecord
 from ._registry import (
@@ -97,7 +103,6 @@ from ._wire import (
     JSON_TYPE,
     AttemptError,
     dumps,
-    envelope,
     provider_message,
 )
 
@@ -383,7 +388,7 @@ class FakeGateway:
         record.helicone_id = helicone_id(record.headers.get("helicone-request-id"))
         if not attempts:
             error = AttemptError("request_failed", NO_PROVIDERS, 400, "No available providers")
-            return self._envelope([error])
+            return envelope_answer([error])
         return await self._walk(record, endpoint, attempts, cache)
 
     def _endpoint(self, path: str) -> str:
@@ -465,7 +470,12 @@ class FakeGateway:
                         "rate_limited", "Request failed with status 429", 429, attempt.source
                     )
                     if not errors:
-                        return prefix + self._rate_limited(error, limit_headers)
+                        return prefix + rate_limited_answer(
+                            error,
+                            limit_headers,
+                            passthrough=self._passthrough,
+                            limit_headers_on_429=self._limit_headers_on_429,
+                        )
                     errors.append(error)
                     continue
 
@@ -473,7 +483,7 @@ class FakeGateway:
                 hit = self._cache.lookup(key, cache.bucket_size)
                 if hit is not None:
                     note_attempt(record, attempt, "cache_hit", 200)
-                    return prefix + self._replay(record, *hit)
+                    return prefix + replay_answer(record, *hit)
                 record.cache = "MISS"
 
             outcome, sleeps = await self._resolve(self._next_outcome(attempt), record)
@@ -483,13 +493,13 @@ class FakeGateway:
             )
             if isinstance(result_steps, AttemptError):
                 if isinstance(outcome, InsufficientCredits) and not errors:
-                    return prefix + self._envelope([result_steps])
+                    return prefix + envelope_answer([result_steps])
                 errors.append(result_steps)
                 continue
             if policy is not None and segment is not None:
                 self._limiter.record_cost(policy, segment, self._cost)
             return prefix + result_steps
-        return prefix + self._envelope(errors)
+        return prefix + envelope_answer(errors)
 
     def _next_outcome(self, attempt: Attempt) -> Outcome:
         for key in (attempt.target, attempt.model, attempt.provider, "*"):
@@ -532,7 +542,7 @@ class FakeGateway:
         if isinstance(outcome, Fail):
             note_attempt(record, attempt, "fail", outcome.status)
             if self._passthrough:
-                return self._passthrough_fail(outcome, record)
+                return passthrough_fail(outcome, record)
             body = fail_body(outcome)
             message = provider_message(body, outcome.status)
             return AttemptError("request_failed", message, outcome.status, attempt.source)
@@ -546,7 +556,7 @@ class FakeGateway:
             return [Abort()]
         if isinstance(outcome, RawResponse):
             note_attempt(record, attempt, "raw", outcome.status)
-            self._served(record, attempt)
+            mark_served(record, attempt)
             return raw_steps(outcome)
 
         reply = reply_of(outcome)
@@ -555,13 +565,13 @@ class FakeGateway:
             note_attempt(record, attempt, "fail", answer.status)
             if self._passthrough:
                 fail = Fail(answer.status, message=answer.message)
-                return self._passthrough_fail(fail, record)
+                return passthrough_fail(fail, record)
             return answer
 
         note_attempt(record, attempt, outcome_kind(outcome), 200)
-        self._served(record, attempt)
+        mark_served(record, attempt)
         record.response_events = answer.events
-        headers = self._success_headers(record, attempt, answer, limit_headers, cache, reply)
+        headers = success_headers(record, attempt, answer, limit_headers, cache, reply)
         start = Start(200, headers)
         events = list(answer.events)
         steps = shape(
@@ -580,66 +590,3 @@ class FakeGateway:
         return steps
 
     # -- answers ----------------------------------------------------------------------------
-
-    def _served(self, record: RequestRecord, attempt: Attempt) -> None:
-        record.provider = attempt.provider
-        record.provider_model = attempt.provider_model
-        record.gateway_mode = attempt.mode.upper()
-
-    def _success_headers(
-        self,
-        record: RequestRecord,
-        attempt: Attempt,
-        answer: Answer,
-        limit_headers: tuple[tuple[str, str], ...],
-        cache: CacheSettings | None,
-        reply: Reply,
-    ) -> tuple[tuple[str, str], ...]:
-        headers = [
-            ("content-type", answer.content_type),
-            ("helicone-id", record.helicone_id or str(uuid.uuid4())),
-            ("helicone-status", "success"),
-            ("helicone-provider", attempt.provider),
-            ("helicone-model", attempt.provider_model),
-            ("helicone-gateway-mode", attempt.mode.upper()),
-            *limit_headers,
-        ]
-        if cache is not None and cache.read:
-            headers.append(("helicone-cache", "MISS"))
-        headers.extend((reply.headers or {}).items())
-        return tuple(headers)
-
-    def _replay(self, record: RequestRecord, index: int, hit: CachedResponse) -> list[Step]:
-        record.cache = "HIT"
-        record.response_events = hit.chunks
-        stored = dict(hit.headers)
-        record.provider = stored.get("helicone-provider")
-        record.provider_model = stored.get("helicone-model")
-        record.gateway_mode = stored.get("helicone-gateway-mode")
-        headers = (
-            *hit.headers,
-            ("helicone-id", record.helicone_id or str(uuid.uuid4())),
-            ("helicone-cache", "HIT"),
-            ("helicone-cache-bucket-idx", str(index)),
-            ("helicone-cache-latency", str(hit.latency_ms)),
-        )
-        return [Start(hit.status, headers), *map(Body, hit.chunks)]
-
-    def _envelope(self, errors: Sequence[AttemptError]) -> list[Step]:
-        status, body = envelope(errors)
-        return response(status, JSON_TYPE, body)
-
-    def _rate_limited(
-        self, error: AttemptError, limit_headers: tuple[tuple[str, str], ...]
-    ) -> list[Step]:
-        extra = (("x-helicone-error", "rate_limited"), *limit_headers)
-        if self._passthrough:
-            return response(429, JSON_TYPE, dumps({"message": LEGACY_RATE_LIMITED}), *extra)
-        status, body = envelope([error])
-        return response(status, JSON_TYPE, body, *(extra if self._limit_headers_on_429 else ()))
-
-    def _passthrough_fail(self, fail: Fail, record: RequestRecord) -> list[Step]:
-        headers = [("content-type", fail.content_type or JSON_TYPE)]
-        headers.extend((k, v) for k, v in (fail.headers or {}).items() if k != "content-type")
-        headers.append(("helicone-id", record.helicone_id or str(uuid.uuid4())))
-        return [Start(fail.status, tuple(headers)), Body(fail_body(fail))]
