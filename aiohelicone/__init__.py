@@ -9,6 +9,8 @@ first client is built, the optional subsystems (batch, REST API, analytics) when
 import importlib as _importlib
 import typing as _typing
 
+from ._arguments import ReasoningOptions as ReasoningOptions
+from ._chat_parse import ParsedChatCompletionStream as ParsedChatCompletionStream
 from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from ._client import AsyncHelicone as AsyncHelicone
 from ._exceptions import APIConnectionError as APIConnectionError
@@ -97,6 +99,53 @@ if _typing.TYPE_CHECKING:
     from ._fallback import CoolDown as CoolDown
     from ._fallback import FallbackPolicy as FallbackPolicy
     from ._fallback import should_fall_back as should_fall_back
+    from ._responses_events import ResponseCompletedEvent as ResponseCompletedEvent
+    from ._responses_events import ResponseContentPartAddedEvent as ResponseContentPartAddedEvent
+    from ._responses_events import ResponseContentPartDoneEvent as ResponseContentPartDoneEvent
+    from ._responses_events import ResponseCreatedEvent as ResponseCreatedEvent
+    from ._responses_events import ResponseErrorEvent as ResponseErrorEvent
+    from ._responses_events import ResponseFailedEvent as ResponseFailedEvent
+    from ._responses_events import (
+        ResponseFunctionCallArgumentsDeltaEvent as ResponseFunctionCallArgumentsDeltaEvent,
+    )
+    from ._responses_events import (
+        ResponseFunctionCallArgumentsDoneEvent as ResponseFunctionCallArgumentsDoneEvent,
+    )
+    from ._responses_events import ResponseIncompleteEvent as ResponseIncompleteEvent
+    from ._responses_events import ResponseInProgressEvent as ResponseInProgressEvent
+    from ._responses_events import ResponseOutputItemAddedEvent as ResponseOutputItemAddedEvent
+    from ._responses_events import ResponseOutputItemDoneEvent as ResponseOutputItemDoneEvent
+    from ._responses_events import (
+        ResponseReasoningSummaryPartAddedEvent as ResponseReasoningSummaryPartAddedEvent,
+    )
+    from ._responses_events import (
+        ResponseReasoningSummaryPartDoneEvent as ResponseReasoningSummaryPartDoneEvent,
+    )
+    from ._responses_events import (
+        ResponseReasoningSummaryTextDeltaEvent as ResponseReasoningSummaryTextDeltaEvent,
+    )
+    from ._responses_events import (
+        ResponseReasoningSummaryTextDoneEvent as ResponseReasoningSummaryTextDoneEvent,
+    )
+    from ._responses_events import ResponseRefusalDeltaEvent as ResponseRefusalDeltaEvent
+    from ._responses_events import ResponseRefusalDoneEvent as ResponseRefusalDoneEvent
+    from ._responses_events import ResponseStreamEvent as ResponseStreamEvent
+    from ._responses_events import ResponseTextDeltaEvent as ResponseTextDeltaEvent
+    from ._responses_events import ResponseTextDoneEvent as ResponseTextDoneEvent
+    from ._responses_events import UnknownResponseEvent as UnknownResponseEvent
+    from ._responses_models import IncompleteDetails as IncompleteDetails
+    from ._responses_models import ReasoningSummaryPart as ReasoningSummaryPart
+    from ._responses_models import Response as Response
+    from ._responses_models import ResponseError as ResponseError
+    from ._responses_models import ResponseFunctionToolCall as ResponseFunctionToolCall
+    from ._responses_models import ResponseOutputMessage as ResponseOutputMessage
+    from ._responses_models import ResponseOutputRefusal as ResponseOutputRefusal
+    from ._responses_models import ResponseOutputText as ResponseOutputText
+    from ._responses_models import ResponseReasoningItem as ResponseReasoningItem
+    from ._responses_models import ResponseUsage as ResponseUsage
+    from ._responses_models import UnknownContentPart as UnknownContentPart
+    from ._responses_models import UnknownOutputItem as UnknownOutputItem
+    from ._responses_stream import ResponseStream as ResponseStream
     from ._rest_connection import HeliconeAPIError as HeliconeAPIError
     from ._rest_filters import RequestFilter as RequestFilter
     from ._rest_records import AsyncPager as AsyncPager
@@ -117,11 +166,46 @@ _LAZY: dict[str, str] = {
     "FallbackPolicy": "_fallback",
     "GroupStats": "_analytics",
     "HeliconeAPIError": "_rest_connection",
+    "IncompleteDetails": "_responses_models",
     "LatencyStats": "_analytics",
     "LoggedRequest": "_rest_records",
+    "ReasoningSummaryPart": "_responses_models",
     "Report": "_analytics",
     "RequestFilter": "_rest_filters",
+    "Response": "_responses_models",
+    "ResponseCompletedEvent": "_responses_events",
+    "ResponseContentPartAddedEvent": "_responses_events",
+    "ResponseContentPartDoneEvent": "_responses_events",
+    "ResponseCreatedEvent": "_responses_events",
+    "ResponseError": "_responses_models",
+    "ResponseErrorEvent": "_responses_events",
+    "ResponseFailedEvent": "_responses_events",
+    "ResponseFunctionCallArgumentsDeltaEvent": "_responses_events",
+    "ResponseFunctionCallArgumentsDoneEvent": "_responses_events",
+    "ResponseFunctionToolCall": "_responses_models",
+    "ResponseInProgressEvent": "_responses_events",
+    "ResponseIncompleteEvent": "_responses_events",
+    "ResponseOutputItemAddedEvent": "_responses_events",
+    "ResponseOutputItemDoneEvent": "_responses_events",
+    "ResponseOutputMessage": "_responses_models",
+    "ResponseOutputRefusal": "_responses_models",
+    "ResponseOutputText": "_responses_models",
+    "ResponseReasoningItem": "_responses_models",
+    "ResponseReasoningSummaryPartAddedEvent": "_responses_events",
+    "ResponseReasoningSummaryPartDoneEvent": "_responses_events",
+    "ResponseReasoningSummaryTextDeltaEvent": "_responses_events",
+    "ResponseReasoningSummaryTextDoneEvent": "_responses_events",
+    "ResponseRefusalDeltaEvent": "_responses_events",
+    "ResponseRefusalDoneEvent": "_responses_events",
+    "ResponseStream": "_responses_stream",
+    "ResponseStreamEvent": "_responses_events",
+    "ResponseTextDeltaEvent": "_responses_events",
+    "ResponseTextDoneEvent": "_responses_events",
+    "ResponseUsage": "_responses_models",
     "SessionSummary": "_rest_records",
+    "UnknownContentPart": "_responses_models",
+    "UnknownOutputItem": "_responses_models",
+    "UnknownResponseEvent": "_responses_events",
     "UserMetrics": "_rest_records",
     "VolumeBucket": "_analytics",
     "analyze": "_analytics",
@@ -179,6 +263,7 @@ _EAGER = [
     "NotFoundError",
     "ParsedChatCompletion",
     "ParsedChatCompletionMessage",
+    "ParsedChatCompletionStream",
     "ParsedChoice",
     "ParsedFunction",
     "ParsedToolCall",
@@ -188,6 +273,7 @@ _EAGER = [
     "RateLimitPolicy",
     "RetryPolicy",
     "ReasoningDetail",
+    "ReasoningOptions",
     "SchemaError",
     "StreamDeadlineError",
     "StreamFirstEventTimeoutError",
@@ -210,7 +296,8 @@ __all__ = sorted([*_EAGER, *_LAZY])
 
 
 def __getattr__(name: str) -> _typing.Any:
-    # Optional subsystems (batch jobs, the REST API, analytics, fallback policy objects) load
+    # Optional subsystems (batch jobs, the REST API, analytics, fallback policy objects, the
+    # Responses models and events) load
     # on first use, so that `import aiohelicone` stays cheap for code that only chats.
     module = _LAZY.get(name)
     if module is None:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from ._exceptions import InvalidInputError
 from ._modelstring import ModelChain, ModelTarget, _parse_cached, parse_model
 
 __all__ = [
+    "REASONING_EFFORTS",
+    "VERBOSITIES",
+    "ReasoningOptions",
     "add_prompt_fields",
     "add_sampling",
     "chat_completion_body",
@@ -29,8 +32,27 @@ __all__ = [
     "integer",
     "message_list",
     "model_chain",
+    "reasoning_fields",
     "set_if_given",
 ]
+
+#: The ``reasoning_effort`` levels the gateway documents (gateway/concepts/reasoning); it
+#: translates them for each provider.
+REASONING_EFFORTS = ("low", "medium", "high")
+#: The ``verbosity`` levels (OpenAI's, passed on by the gateway).
+VERBOSITIES = ("low", "medium", "high")
+
+
+class ReasoningOptions(TypedDict, total=False):
+    """``reasoning_options=``: the gateway's provider-neutral reasoning settings.
+
+    Attributes:
+        budget_tokens: the most tokens the model may spend reasoning (>= 1). The gateway
+            keeps it for Anthropic and Gemini models (Gemini also needs ``reasoning_effort``
+            to reason at all) and strips it for other providers.
+    """
+
+    budget_tokens: int
 
 
 def _parse(value: str, stacklevel: int | None) -> ModelChain:
@@ -218,6 +240,45 @@ def _tools(value: object) -> list[dict[str, Any]]:
     return [dict(tool) for tool in value]
 
 
+def _level(field: str, value: object, levels: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in levels:
+        shown = ", ".join(repr(level) for level in levels)
+        raise InvalidInputError(field, f"must be one of {shown}, got {value!r}")
+    return value
+
+
+def reasoning_fields(
+    body: dict[str, Any], *, reasoning_effort: object, reasoning_options: object, verbosity: object
+) -> None:
+    """Add ``reasoning_effort``, ``reasoning_options`` and ``verbosity``, each checked.
+
+    ``reasoning_options`` takes only the documented ``budget_tokens``: a misspelt key would
+    be dropped by the gateway without a word (anything else still goes in ``extra_body``).
+    """
+    if reasoning_effort is not None:
+        body["reasoning_effort"] = _level("reasoning_effort", reasoning_effort, REASONING_EFFORTS)
+    if reasoning_options is not None:
+        if not isinstance(reasoning_options, Mapping):
+            raise InvalidInputError(
+                "reasoning_options",
+                f"must be a mapping like {{'budget_tokens': 8000}}, "
+                f"got {type(reasoning_options).__name__}",
+            )
+        for key in reasoning_options:
+            if key != "budget_tokens":
+                raise InvalidInputError(
+                    f"reasoning_options.{key}", "is not a documented option (budget_tokens is)"
+                )
+        options = dict(reasoning_options)
+        if "budget_tokens" in options:
+            options["budget_tokens"] = integer(
+                "reasoning_options.budget_tokens", options["budget_tokens"], 1
+            )
+        body["reasoning_options"] = options
+    if verbosity is not None:
+        body["verbosity"] = _level("verbosity", verbosity, VERBOSITIES)
+
+
 # -- each resource's checks and body ----------------------------------------------------------
 # Keyword-only parameters are named like the body fields they become: a BatchRequest maps its
 # body's keys onto them. The positional-only ``stacklevel`` is not a body field (see
@@ -248,6 +309,9 @@ def chat_completion_body(
     top_logprobs: Any = None,
     stream_options: Any = None,
     user: Any = None,
+    reasoning_effort: Any = None,
+    reasoning_options: Any = None,
+    verbosity: Any = None,
     prompt_id: Any = None,
     version_id: Any = None,
     environment: Any = None,
@@ -296,6 +360,12 @@ def chat_completion_body(
     set_if_given(body, "tool_choice", tool_choice)
     set_if_given(body, "parallel_tool_calls", parallel_tool_calls)
     set_if_given(body, "response_format", response_format)
+    reasoning_fields(
+        body,
+        reasoning_effort=reasoning_effort,
+        reasoning_options=reasoning_options,
+        verbosity=verbosity,
+    )
     return chain, body
 
 

@@ -57,6 +57,8 @@ async def _send(client: AsyncHelicone, request: BatchRequest) -> Any:
         create: Callable[..., Any] = client.chat.completions.create
     elif request.endpoint == "completions":
         create = client.completions.create
+    elif request.endpoint == "responses":
+        create = client.responses.create
     else:
         create = client.embeddings.create
     named, _ = _body_params(create)

@@ -9,6 +9,7 @@ module sits in the batch layer, not the core: :func:`check_body` checks ``fallba
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ import attrs
 from ._arguments import chat_completion_body, completion_body, embedding_body, flag
 from ._exceptions import InvalidInputError
 from ._helicone import HeliconeOptions, split_metadata
+from ._responses_args import responses_body
 
 __all__ = [
     "BatchRequest",
@@ -29,10 +31,12 @@ __all__ = [
     "normalize_endpoint",
 ]
 
-Endpoint: TypeAlias = Literal["chat.completions", "completions", "embeddings"]
+Endpoint: TypeAlias = Literal["chat.completions", "completions", "embeddings", "responses"]
 
-_ENDPOINTS: frozenset[str] = frozenset({"chat.completions", "completions", "embeddings"})
-_ENDPOINT_HELP = "/v1/chat/completions, /v1/completions or /v1/embeddings"
+_ENDPOINTS: frozenset[str] = frozenset(
+    {"chat.completions", "completions", "embeddings", "responses"}
+)
+_ENDPOINT_HELP = "/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses"
 # The usual spellings, looked up before any parsing (this runs for every request).
 _ENDPOINT_SPELLINGS: dict[str, Endpoint] = {
     spelling: cast("Endpoint", name)
@@ -40,6 +44,7 @@ _ENDPOINT_SPELLINGS: dict[str, Endpoint] = {
         ("chat.completions", "chat/completions"),
         ("completions", "completions"),
         ("embeddings", "embeddings"),
+        ("responses", "responses"),
     )
     for spelling in (name, path, f"/{path}", f"v1/{path}", f"/v1/{path}")
 }
@@ -65,11 +70,12 @@ def normalize_endpoint(value: object) -> Endpoint:
     """The endpoint name for a name or an OpenAI URL.
 
     Args:
-        value: ``"chat.completions"``, ``"completions"``, ``"embeddings"``, or a URL path
-            such as ``"/v1/chat/completions"`` (with or without ``/v1``).
+        value: ``"chat.completions"``, ``"completions"``, ``"embeddings"``,
+            ``"responses"``, or a URL path such as ``"/v1/chat/completions"`` (with or
+            without ``/v1``).
 
     Returns:
-        ``"chat.completions"``, ``"completions"`` or ``"embeddings"``.
+        ``"chat.completions"``, ``"completions"``, ``"embeddings"`` or ``"responses"``.
 
     Raises:
         InvalidInputError: any other value.
@@ -93,10 +99,20 @@ def _check_body(_instance: object, _attribute: object, value: Any) -> None:
         raise InvalidInputError("body", f"must be a mapping, got {type(value).__name__}")
 
 
+# ``responses_body`` as the other builders are called (its signature names the fields);
+# like ``responses.create``, it checks only the metadata keys that stay in the body
+# (Helicone keys become headers).
+@functools.wraps(responses_body)
+def _responses_body(_stacklevel: object, *, metadata: Any = None, **fields: Any) -> Any:
+    body_metadata = None if metadata is None else split_metadata(metadata)[1]
+    return responses_body(metadata=body_metadata, **fields)
+
+
 _BODY_BUILDERS: dict[str, Callable[..., Any]] = {
     "chat.completions": chat_completion_body,
     "completions": completion_body,
     "embeddings": embedding_body,
+    "responses": _responses_body,
 }
 
 
@@ -270,6 +286,14 @@ def estimate_tokens(request: BatchRequest) -> int:
             for message in messages:
                 if isinstance(message, Mapping):
                     chars += _text_length(message.get("content"))
+    elif request.endpoint == "responses":
+        value = body.get("input")
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    chars += _text_length(item.get("content"))
+        else:
+            chars += _text_length(value)
     else:
         value = body.get("prompt" if request.endpoint == "completions" else "input")
         if isinstance(value, list) and value and isinstance(value[0], int):
@@ -278,7 +302,7 @@ def estimate_tokens(request: BatchRequest) -> int:
             tokens += sum(len(v) for v in value if isinstance(v, list))
         else:
             chars += _text_length(value)
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    limit = body.get("max_completion_tokens", body.get("max_tokens", body.get("max_output_tokens")))
     n = body.get("n", 1)
     if isinstance(limit, int) and isinstance(n, int):
         tokens += limit * max(n, 1)

@@ -5,7 +5,9 @@ The client composes the parts below it and adds no behaviour of its own::
     Transport   (_transport.py)   the httpx2 pool; the one httpx2 -> aiohelicone error map
     Sender      (_send.py)        prepared calls, retries, status errors, decoding
     Router      (_routing.py)     client-side fallback chains over the sender
-    resources   (_resources.py)   chat.completions, completions, embeddings, models
+    resources   (_chat.py)        chat.completions (parse in _chat_parse.py)
+                (_resources.py)   completions, embeddings, models
+                (_responses.py)   responses
     REST        (_rest.py)        requests, sessions, users: built on first use
 
 A request's walk from ``create()`` to the socket and back: docs/ARCHITECTURE.md.
@@ -19,10 +21,11 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from ._chat import Chat
 from ._exceptions import HeliconeError, InvalidInputError
 from ._header_values import check_headers, check_secret
 from ._helicone import HeliconeOptions
-from ._resources import Chat, Completions, Embeddings, Models
+from ._resources import Completions, Embeddings, Models
 from ._rest_url import resolve_rest_base_url
 from ._retry import RetryPolicy
 from ._routing import Router
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from ._fallback import Attempt, FallbackMode, FallbackPolicy
+    from ._responses import Responses
     from ._rest import Requests, RestConnection, Sessions, Users
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncHelicone"]
@@ -197,15 +201,29 @@ class AsyncHelicone:
             secrets=secrets,
         )
         router = Router(self._sender, fallback, fallback_deadline, on_attempt)
-        self.chat = Chat(self._sender, router)
+        self.chat = Chat(self._sender, router, legacy_proxy=self._legacy_auth)
         self.completions = Completions(self._sender, router)
         self.embeddings = Embeddings(self._sender, router)
         self.models = Models(self._sender, router)
+        # client.responses is built on first use, so that `import aiohelicone` does not
+        # load the Responses models and events.
+        self._router = router
+        self._responses: Responses | None = None
         # The REST resources (client.requests, .sessions, .users) are built on first use, so
         # that a client that only calls the gateway never imports them (see _rest.py).
         self._rest_config = (api_key, rest_url, default_headers)
         self._rest: RestConnection | None = None
         self._rest_resources: tuple[Requests, Sessions, Users] | None = None
+
+    @property
+    def responses(self) -> Responses:
+        """The Responses API (``POST /v1/responses``): ``client.responses.create(...)``."""
+        resources = self._responses
+        if resources is None:
+            from ._responses import Responses
+
+            resources = self._responses = Responses(self._sender, self._router)
+        return resources
 
     # -- REST resources (built on first use) -----------------------------------------------
 

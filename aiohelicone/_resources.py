@@ -1,5 +1,5 @@
-"""Layer 5 (client): the gateway resources: ``chat.completions``, ``completions``,
-``embeddings`` and ``models``.
+"""Layer 5 (client): the gateway resources ``completions``, ``embeddings`` and ``models``
+(``chat.completions`` is in ``_chat.py``), and the base they share.
 
 Each ``create`` checks its arguments and builds the JSON body (with ``_arguments.py``'s
 ``*_body`` functions, which also check batch bodies; nothing is sent when an argument is
@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
-from ._arguments import chat_completion_body, completion_body, embedding_body
-from ._models import ChatCompletion, Completion, CreateEmbeddingResponse, ModelList
+from ._arguments import completion_body, embedding_body
+from ._models import Completion, CreateEmbeddingResponse, ModelList
 from ._modelstring import ModelChain, ModelTarget
 from ._send import RequestOptions
-from ._streaming import ChatCompletionStream, CompletionStream
+from ._streaming import CompletionStream
 
 if TYPE_CHECKING:
     from ._fallback import ChainPlan, FallbackMode, FallbackPolicy
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ._send import Sender, StreamClass
     from ._timeouts import StreamTimeouts, TimeoutArg
 
-__all__ = ["Chat", "ChatCompletions", "Completions", "Embeddings", "ModelArg", "Models"]
+__all__ = ["Completions", "Embeddings", "ModelArg", "Models"]
 
 #: What ``model=`` accepts: a model string (maybe a comma-separated chain), a parsed
 #: :class:`ModelChain`, or an explicit list of targets (specs or :class:`ModelTarget`).
@@ -60,239 +60,6 @@ class _Resource:
         if plan is not None:
             return await self._router.run(plan, body, call, answer, stream_cls, options)
         return await self._sender.request(call, answer, stream_cls=stream_cls)
-
-
-class ChatCompletions(_Resource):
-    """``client.chat.completions``: the Chat Completions API."""
-
-    __slots__ = ()
-
-    @overload
-    async def create(
-        self,
-        *,
-        messages: Sequence[Mapping[str, Any]],
-        model: ModelArg | None = None,
-        stream: Literal[False] = False,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        max_completion_tokens: int | None = None,
-        frequency_penalty: float | None = None,
-        presence_penalty: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        n: int | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        parallel_tool_calls: bool | None = None,
-        response_format: Mapping[str, Any] | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        stream_options: Mapping[str, Any] | None = None,
-        user: str | None = None,
-        prompt_id: str | None = None,
-        version_id: str | None = None,
-        environment: str | None = None,
-        inputs: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        helicone: HeliconeOptions | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: TimeoutArg = "default",
-        max_retries: int | None = None,
-        stream_timeouts: StreamTimeouts | None = None,
-        fallback: FallbackMode | FallbackPolicy | None = None,
-        fallback_deadline: float | None = None,
-    ) -> ChatCompletion: ...
-
-    @overload
-    async def create(
-        self,
-        *,
-        messages: Sequence[Mapping[str, Any]],
-        model: ModelArg | None = None,
-        stream: Literal[True],
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        max_completion_tokens: int | None = None,
-        frequency_penalty: float | None = None,
-        presence_penalty: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        n: int | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        parallel_tool_calls: bool | None = None,
-        response_format: Mapping[str, Any] | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        stream_options: Mapping[str, Any] | None = None,
-        user: str | None = None,
-        prompt_id: str | None = None,
-        version_id: str | None = None,
-        environment: str | None = None,
-        inputs: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        helicone: HeliconeOptions | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: TimeoutArg = "default",
-        max_retries: int | None = None,
-        stream_timeouts: StreamTimeouts | None = None,
-        fallback: FallbackMode | FallbackPolicy | None = None,
-        fallback_deadline: float | None = None,
-    ) -> ChatCompletionStream: ...
-
-    async def create(
-        self,
-        *,
-        messages: Sequence[Mapping[str, Any]],
-        model: ModelArg | None = None,
-        stream: bool = False,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        max_completion_tokens: int | None = None,
-        frequency_penalty: float | None = None,
-        presence_penalty: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        n: int | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        parallel_tool_calls: bool | None = None,
-        response_format: Mapping[str, Any] | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        stream_options: Mapping[str, Any] | None = None,
-        user: str | None = None,
-        prompt_id: str | None = None,
-        version_id: str | None = None,
-        environment: str | None = None,
-        inputs: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        helicone: HeliconeOptions | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: TimeoutArg = "default",
-        max_retries: int | None = None,
-        stream_timeouts: StreamTimeouts | None = None,
-        fallback: FallbackMode | FallbackPolicy | None = None,
-        fallback_deadline: float | None = None,
-    ) -> ChatCompletion | ChatCompletionStream:
-        """Create a chat completion (``POST /chat/completions``).
-
-        Args:
-            messages: the conversation: a list of mappings, each with a ``role``.
-            model: a model string: ``gpt-4o-mini``, ``gpt-4o-mini/openai``, a comma-separated
-                chain, ``!provider`` exclusions; LiteLLM's ``helicone/`` prefix is stripped.
-                Also a :class:`ModelChain`, or an explicit list of targets (specs or
-                :class:`ModelTarget`). Optional when ``prompt_id`` names a stored prompt.
-            stream: return an :class:`AsyncStream` of chunks instead of a completion.
-            temperature, top_p, max_tokens, max_completion_tokens, frequency_penalty,
-            presence_penalty, stop, n, seed, tools, tool_choice, parallel_tool_calls,
-            response_format, logprobs, top_logprobs, stream_options, user: OpenAI parameters,
-                sent only when given.
-            prompt_id, version_id, environment, inputs: a Helicone prompt (2025 prompts) to
-                expand in the gateway; ``environment`` wins over ``version_id`` there, and
-                ``inputs`` fills its ``{{hc:name:type}}`` variables.
-            metadata: Helicone header names (LiteLLM style) become headers; other keys stay
-                in the body's ``metadata``.
-            helicone: per-call :class:`HeliconeOptions`, merged over the client's.
-            extra_headers, extra_query, extra_body: added to the request. Headers are
-                checked as ``HeliconeOptions.extra_headers`` are (no auth or framing
-                headers); query values are str, int, float, bool or None (or lists).
-            timeout: per-call timeout (seconds, ``httpx2.Timeout`` or None).
-            max_retries: per-call retry count (each target of a chain gets it).
-            stream_timeouts: per-call :class:`StreamTimeouts` for ``stream=True``.
-            fallback: per-call override of the client's ``fallback`` (``"client"``,
-                ``"gateway"`` or a :class:`FallbackPolicy`); matters only for a model
-                chain. Client-side, the answer's ``.helicone.attempts`` lists every
-                attempt, and a stream fails over only before its first content
-                (afterwards: :class:`StreamInterruptedError`).
-            fallback_deadline: seconds for the whole client-side chain.
-
-        Returns:
-            A :class:`ChatCompletion` (with ``.helicone`` metadata), or an ``AsyncStream``.
-
-        Raises:
-            InvalidInputError: an argument is wrong (nothing was sent).
-            APIStatusError: the gateway answered with an error (a subclass per status).
-            APIConnectionError: the gateway could not be reached (``APITimeoutError`` on
-                timeouts).
-            APIResponseValidationError: the answer was not a chat completion.
-            FallbackExhaustedError: every target of a client-side chain failed (or its
-                deadline ran out). A target whose error stops the chain raises that
-                error, with ``.helicone.attempts`` set.
-        """
-        options = RequestOptions(
-            helicone=helicone,
-            metadata=metadata,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_timeouts=stream_timeouts,
-            fallback=fallback,
-            fallback_deadline=fallback_deadline,
-        )
-        # stacklevel 5: parse_model <- model_chain <- chat_completion_body <- create <- caller.
-        chain, body = chat_completion_body(
-            5,
-            messages=messages,
-            model=model,
-            stream=stream,
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            max_completion_tokens=max_completion_tokens,
-            frequency_penalty=frequency_penalty,
-            presence_penalty=presence_penalty,
-            stop=stop,
-            n=n,
-            seed=seed,
-            tools=tools,
-            tool_choice=tool_choice,
-            parallel_tool_calls=parallel_tool_calls,
-            response_format=response_format,
-            logprobs=logprobs,
-            top_logprobs=top_logprobs,
-            stream_options=stream_options,
-            user=user,
-            prompt_id=prompt_id,
-            version_id=version_id,
-            environment=environment,
-            inputs=inputs,
-        )
-        plan = None
-        if chain is not None:
-            plan, body["model"] = self._route(chain, options)
-        stream = "stream" in body
-        result: ChatCompletion | ChatCompletionStream = await self._post(
-            "chat/completions",
-            body,
-            plan,
-            ChatCompletion,
-            ChatCompletionStream if stream else None,
-            options,
-        )
-        return result
-
-
-class Chat(_Resource):
-    """``client.chat``."""
-
-    __slots__ = ("completions",)
-
-    def __init__(self, sender: Sender, router: Router) -> None:
-        super().__init__(sender, router)
-        self.completions = ChatCompletions(sender, router)
 
 
 class Completions(_Resource):
@@ -403,7 +170,7 @@ class Completions(_Resource):
         ``provider_api_key``); a refusal comes back as a typed :class:`APIStatusError`.
 
         Args:
-            model: a model string (see :meth:`ChatCompletions.create`).
+            model: a model string (see ``ChatCompletions.create``).
             prompt: the text (or texts) to continue.
             stream: return an ``AsyncStream`` of :class:`Completion` chunks.
             temperature, top_p, max_tokens, frequency_penalty, presence_penalty, stop, n,
@@ -489,7 +256,7 @@ class Embeddings(_Resource):
 
         Args:
             model: the embedding model (or a chain of them, see
-                :meth:`ChatCompletions.create`).
+                ``ChatCompletions.create``).
             input: a text, a list of texts, or token arrays.
             dimensions: the vector size, for models that support it.
             encoding_format: ``float`` or ``base64`` (base64 answers are decoded to floats).

@@ -446,7 +446,12 @@ class Sender:
             request_id=call.request_id,
             content_type=raw.headers.get("content-type", "?"),
         )
-        if type(data) is dict and "error" in data and reports_error(data):
+        if (
+            type(data) is dict
+            and "error" in data
+            and reports_error(data)
+            and data.get("object") != "response"  # a failed Response is an answer
+        ):
             # A 2xx answer whose body is an error (``in_body``): raised as its status error.
             raise answer_error(data, raw.headers, call.request_id, retry_after=True)
         result = structured(

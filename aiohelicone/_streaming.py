@@ -4,7 +4,10 @@ A stream class carries what differs between APIs: the model each event becomes
 (``_chunk_type``), the accumulator that builds what the chunks amount to
 (``_accumulator_type``, from ``_accumulate.py``), the whole answer a non-stream reply is read
 as (``_answer_type``) and how it becomes chunks. ``ChatCompletionStream`` and
-``CompletionStream`` are the two today; the Responses stream will be the third. A stream is
+``CompletionStream`` are here; ``ResponseStream`` (``_responses_stream.py``) is the third,
+which also reads each event's SSE ``event:`` name (:meth:`AsyncStream._handle`) and has its
+own test of content (:meth:`AsyncStream._is_content`) and of a cut stream
+(:meth:`AsyncStream._truncated`). A stream is
 opened by the send path (``Sender.request(call, cast_to, stream_cls=...)`` calls
 :meth:`AsyncStream.open`), which sends through ``Sender.send(call, stream=True)``; the
 fallback layer uses :func:`read_ahead`, :func:`stream_status` and :func:`serve_fallback`,
@@ -21,6 +24,8 @@ Guarantees, each tested over a real loopback socket on asyncio and trio:
   class, not an async generator, so there is no reference cycle to wait for the collector).
 - After ``data: [DONE]`` the rest of the body is drained briefly so the connection goes back
   to the pool.
+- A body read to its end without ``[DONE]`` (Responses streams never send one) is released
+  at once, so its connection goes back to the pool too.
 - A body that ends before ``[DONE]`` while some choice has no ``finish_reason`` raises
   :class:`StreamTruncatedError` with what arrived; a body that ends after every choice
   finished (without ``[DONE]``, as some gateways do) completes normally.
@@ -231,7 +236,8 @@ class AsyncStream(Generic[T]):
         Used by fallback chains, which may still move on while this raises.
         """
         try:
-            while self._state is _READING and not any(map(has_content, self._pending)):
+            is_content = self._is_content
+            while self._state is _READING and not any(map(is_content, self._pending)):
                 await self._fill()
         except BaseException:
             await self.aclose()
@@ -255,6 +261,8 @@ class AsyncStream(Generic[T]):
             raise self._decoding_cut(exc) from exc
         if chunk is None:
             self._end_of_body()
+            # Read to its end (a Responses stream has no [DONE]): release it now, not at GC.
+            await self.aclose()
             return
         try:
             events = self._decoder.decode(chunk)
@@ -270,7 +278,7 @@ class AsyncStream(Generic[T]):
                 self._state = _ENDED
                 await self._drain()
                 return
-            self._handle(data)
+            self._handle(data, event.event)
 
     async def _read_within_deadline(self, response: StreamingResponse) -> bytes | None:
         """The next piece of the body, within the first-event and total deadlines."""
@@ -322,7 +330,13 @@ class AsyncStream(Generic[T]):
             request_id=self.request_id,
         )
 
-    def _handle(self, data: str) -> None:
+    @staticmethod
+    def _is_content(chunk: Any) -> bool:
+        """Whether a chunk carries content (a fallback chain may move on until one does)."""
+        return has_content(chunk)
+
+    def _handle(self, data: str, name: str | None = None) -> None:
+        """Decode one event's ``data`` into a pending chunk (``name``: its SSE ``event:``)."""
         try:
             obj = self._loads(data)
         except ValueError as exc:
@@ -361,11 +375,15 @@ class AsyncStream(Generic[T]):
             # The body ended inside an event. If that event is complete JSON, use it:
             # the cut came after the last byte that mattered.
             with contextlib.suppress(APIResponseValidationError):
-                self._handle(tail.data)
+                self._handle(tail.data, tail.event)
         if self._acc.finished:
             return
+        raise self._truncated()
+
+    def _truncated(self) -> StreamTruncatedError:
+        """The error for a body that ended before the stream finished."""
         partial = self._acc.result()
-        raise StreamTruncatedError(
+        return StreamTruncatedError(
             f"The stream ended after {self._acc.chunks} chunks, before [DONE] and before "
             "every choice had a finish_reason.",
             partial=partial,
@@ -645,7 +663,7 @@ async def open_stream(sender: Sender, call: Call, cls: type[S]) -> S:
         problem="to a stream request with a body that is neither an event stream nor JSON",
         empty="parse",
     )
-    if type(data) is dict and reports_error(data):
+    if type(data) is dict and reports_error(data) and data.get("object") != "response":
         raise answer_error(data, response.headers, call.request_id, helicone=meta)
     stream._deliver_whole(data, response.status_code)
     return stream

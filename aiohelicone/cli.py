@@ -2,7 +2,8 @@
 
 Commands:
     demo         run the seed's scenarios against the embedded fake gateway (no key, no network)
-    chat         send one chat completion and stream the answer to stdout
+    chat         send one chat completion (or, with --responses, a Responses API call)
+                 and stream the answer to stdout
     serve-fake   serve the fake gateway on loopback for other programs
     batch        run an OpenAI Batch API input file concurrently, resumably (``_cli_batch``)
     report       cost, volume, latency and error report from Helicone's REST API (``_cli_report``)
@@ -123,6 +124,7 @@ async def _demo(args: argparse.Namespace) -> int:
                     _out(f"   call {i + 1}: ok, {left} left")
 
             await _demo_monitoring(client, completion)
+            await _demo_responses(client, gateway)
     _out("\nDone.")
     return 0
 
@@ -145,6 +147,31 @@ async def _demo_fallback(client: AsyncHelicone, gateway: Any) -> None:
         _out(
             f"   attempt {attempt.target:<40} {attempt.outcome:<4} {attempt.elapsed * 1000:6.1f} ms"
         )
+
+
+async def _demo_responses(client: AsyncHelicone, gateway: Any) -> None:
+    from . import StreamTruncatedError
+    from .testing import TruncatedStream
+
+    _out("\n8. Responses API (POST /v1/responses): a stream, then a cut one")
+    stream = await client.responses.create(
+        model=_DEMO_MODEL, input="Name three gateways", stream=True
+    )
+    sys.stdout.write("   ")
+    async with stream:
+        async for text in stream.text_deltas():
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    final = await stream.get_final_response()
+    tokens = final.usage.total_tokens if final.usage else "?"
+    _out(f"\n   ({final.status}, {len(final.output)} output item(s), {tokens} tokens)")
+    gateway.script(_DEMO_MODEL, [TruncatedStream(after_chunks=6)])
+    cut = await client.responses.create(model=_DEMO_MODEL, input="a b c d", stream=True)
+    try:
+        await cut.get_final_response()
+    except StreamTruncatedError as exc:
+        partial = getattr(exc.partial, "output_text", "")
+        _out(f"   cut after {exc.chunks} events: StreamTruncatedError, partial {partial!r}")
 
 
 async def _demo_monitoring(client: AsyncHelicone, first: Any) -> None:
@@ -217,9 +244,22 @@ async def _run_chat(
 ) -> int:
     from ._converter import unstructure
 
-    stream = await client.chat.completions.create(
-        model=args.model, messages=messages, stream=True, helicone=options, **params
-    )
+    stream: Any
+    if args.responses:
+        # The Responses API: the prompt is its input, max_tokens its max_output_tokens.
+        if "max_tokens" in params:
+            params["max_output_tokens"] = params.pop("max_tokens")
+        stream = await client.responses.create(
+            model=args.model,
+            input=messages[0]["content"],
+            stream=True,
+            helicone=options,
+            **params,
+        )
+    else:
+        stream = await client.chat.completions.create(
+            model=args.model, messages=messages, stream=True, helicone=options, **params
+        )
     async with stream:
         if args.json:
             completion = await stream.get_final_completion()
@@ -289,6 +329,11 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("-t", "--temperature", type=float)
     chat.add_argument("--max-tokens", type=int)
     chat.add_argument("--json", action="store_true", help="print the final completion as JSON")
+    chat.add_argument(
+        "--responses",
+        action="store_true",
+        help="use the Responses API (POST /v1/responses) instead of chat completions",
+    )
     chat.add_argument(
         "--base-url",
         default=None,

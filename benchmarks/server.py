@@ -16,6 +16,11 @@ Endpoints (all HTTP/1.1, keep-alive; request bodies must carry ``Content-Length`
   ``data: [DONE]``. With the request header ``x-bench-encoding: gzip`` the stream is sent
   with ``content-encoding: gzip`` as a compressing proxy sends it: each HTTP chunk is one
   gzip sync-flushed piece (whatever the request's ``Accept-Encoding`` says).
+- ``POST /v1/responses`` with ``"stream":true``: a Responses API event stream in OpenAI's
+  order, ``event:`` and ``data:`` lines, one HTTP chunk per event: ``response.created``,
+  ``response.in_progress``, the message item and its part added, ``response.output_text.delta``
+  events (one word each, ~150 bytes), the text, part and item done, ``response.completed``
+  (with the whole response and usage); N events in all (``x-bench-chunks``), no ``[DONE]``.
 - ``POST /v1/embeddings``: a small ``list`` of one 8-float embedding with ``usage``.
 - ``GET /_bench/stats``: ``{"cpu_s": <server process CPU seconds>, "requests": <count>}``, so a
   benchmark can check how busy the server was during its measured window.
@@ -254,6 +259,84 @@ def stream_response(chunks: int, encoding: bytes = b"") -> bytes:
     return data
 
 
+def _responses_events(chunks: int) -> list[bytes]:
+    """The ``chunks`` events of a Responses stream (at least the 8 around the deltas)."""
+    deltas = max(chunks - 8, 1)
+    words = [_WORDS[i % len(_WORDS)] for i in range(deltas)]
+    text = "".join(words)
+    rid, mid = "resp_68af2c3e9b7c8190a1d2e3f4a5b6c7d8", "msg_68af2c3f1e2d8190b3c4d5e6f7a8b9c0"
+    base = {
+        "id": rid,
+        "object": "response",
+        "created_at": CREATED,
+        "model": MODEL,
+        "status": "in_progress",
+        "output": [],
+        "usage": None,
+        "error": None,
+        "incomplete_details": None,
+    }
+    part = {"type": "output_text", "text": "", "annotations": []}
+    item = {
+        "id": mid,
+        "type": "message",
+        "role": "assistant",
+        "status": "in_progress",
+        "content": [],
+    }
+    done_part = {**part, "text": text}
+    done_item = {**item, "status": "completed", "content": [done_part]}
+    final = {
+        **base,
+        "status": "completed",
+        "output": [done_item],
+        "usage": {
+            "input_tokens": 9,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": deltas,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 9 + deltas,
+        },
+    }
+    at = {"item_id": mid, "output_index": 0, "content_index": 0}
+    payloads: list[dict[str, object]] = [
+        {"type": "response.created", "response": base},
+        {"type": "response.in_progress", "response": base},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        {"type": "response.content_part.added", **at, "part": part},
+    ]
+    payloads += [
+        {"type": "response.output_text.delta", **at, "delta": word, "logprobs": []}
+        for word in words
+    ]
+    payloads += [
+        {"type": "response.output_text.done", **at, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", **at, "part": done_part},
+        {"type": "response.output_item.done", "output_index": 0, "item": done_item},
+        {"type": "response.completed", "response": final},
+    ]
+    return [
+        b"event: %s\ndata: %s\n\n" % (str(p["type"]).encode(), _json({**p, "sequence_number": n}))
+        for n, p in enumerate(payloads)
+    ]
+
+
+def responses_stream_response(chunks: int) -> bytes:
+    """The whole pre-serialised Responses stream of ``chunks`` events (cached per length)."""
+    key = (chunks, b"responses")
+    cached = _stream_cache.get(key)
+    if cached is not None:
+        return cached
+    parts = [_STREAM_HEAD]
+    parts.extend(b"%x\r\n%s\r\n" % (len(e), e) for e in _responses_events(chunks))
+    parts.append(b"0\r\n\r\n")
+    data = b"".join(parts)
+    if len(_stream_cache) >= _STREAM_CACHE_LIMIT:
+        _stream_cache.clear()
+    _stream_cache[key] = data
+    return data
+
+
 class _Stats:
     requests = 0
 
@@ -336,6 +419,8 @@ class BenchProtocol(asyncio.Protocol):
                 self._finish(stream_response(chunks, encoding), close=close)
             else:
                 self._finish(CHAT_RESPONSE, close=close)
+        elif method == b"POST" and path.endswith(b"/responses"):
+            self._finish(responses_stream_response(chunks), close=close)
         elif method == b"POST" and path.endswith(b"/embeddings"):
             self._finish(EMBEDDING_RESPONSE, close=close)
         elif method == b"GET" and path == b"/_bench/stats":

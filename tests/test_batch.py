@@ -46,6 +46,7 @@ GOOD_BODIES: dict[str, dict[str, Any]] = {
     "chat.completions": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
     "completions": {"model": "gpt-3.5-turbo-instruct", "prompt": "hi"},
     "embeddings": {"model": "text-embedding-3-small", "input": "hi"},
+    "responses": {"model": MODEL, "input": "hi"},
 }
 
 
@@ -133,6 +134,8 @@ pytestmark = pytest.mark.anyio
         ("/v1/completions", "completions"),
         ("embeddings", "embeddings"),
         ("/v1/embeddings", "embeddings"),
+        ("responses", "responses"),
+        ("/v1/responses", "responses"),
     ],
 )
 def test_endpoint_names_and_openai_urls_normalise(value: str, expected: str) -> None:
@@ -141,7 +144,7 @@ def test_endpoint_names_and_openai_urls_normalise(value: str, expected: str) -> 
     assert BatchRequest(value, GOOD_BODIES[expected]).endpoint == expected
 
 
-@pytest.mark.parametrize("value", ["/v1/responses", "", "chat", 3])
+@pytest.mark.parametrize("value", ["/v1/audio/speech", "", "chat", 3])
 def test_unsupported_endpoint_is_refused(value: object) -> None:
     """Other endpoints are an InvalidInputError naming the supported ones."""
     with pytest.raises(InvalidInputError, match="endpoint"):
@@ -675,7 +678,8 @@ async def test_aclose_cancels_in_flight_requests_and_closes_their_connections(en
     env.gateway.script("*", [Stall()], repeat=True)
     with anyio.fail_after(5):
         async with run_batch(env.client, [chat(i) for i in range(10)], concurrency=4) as results:
-            while env.server.connections_open < 4:
+            # A connection opens before its request is read: wait for both.
+            while env.server.connections_open < 4 or len(env.gateway.requests) < 4:
                 await anyio.sleep(0.01)
             await results.aclose()
             assert [r async for r in results] == []

@@ -55,6 +55,7 @@ def test_demo_shows_every_scenario(backend: str) -> None:
     assert "'environment': 'production'" in out
     assert out.index("first call: cache MISS") < out.index("second call: cache HIT")
     assert "call 3: 429" in out
+    assert "cut after 6 events: StreamTruncatedError, partial 'You said:'" in out
     assert done.stderr == ""
 
 
@@ -75,6 +76,17 @@ def test_chat_json_reads_stdin() -> None:
     assert data["choices"][0]["message"]["content"] == "You said: hi"
     assert data["helicone"]["provider"] == "anthropic"
     assert data["usage"]["total_tokens"] > 0
+
+
+def test_chat_responses_streams_and_prints_json() -> None:
+    """chat --responses streams from /v1/responses; with --json it prints the Response."""
+    done = aiohelicone("chat", "--fake", "--responses", "-m", "gpt-4o-mini", "hi")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "You said: hi\n", "")
+    done = aiohelicone("chat", "--fake", "--responses", "--json", "--max-tokens", "1", "a b c")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["object"] == "response" and data["status"] == "incomplete"
+    assert data["helicone"]["provider"] == "openai"
 
 
 @pytest.mark.anyio

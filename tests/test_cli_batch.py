@@ -148,7 +148,7 @@ async def test_bad_input_is_reported_with_line_numbers_and_nothing_is_sent(
         + "\n"
         + input_line(0)
         + input_line(2, method="GET")
-        + input_line(3, url="/v1/responses")
+        + input_line(3, url="/v1/audio/speech")
         + "[1, 2]\n"
         + json.dumps({"custom_id": "x", "url": "/v1/embeddings"})
         + "\n"
@@ -167,7 +167,7 @@ async def test_bad_input_is_reported_with_line_numbers_and_nothing_is_sent(
     assert f"{bad}:2: line: is not valid JSON" in stderr
     assert f"{bad}:4: duplicate custom_id 'r0' (first on line 1)" in stderr
     assert f"{bad}:5: method: must be 'POST'" in stderr
-    assert f"{bad}:6: url: unsupported '/v1/responses'" in stderr
+    assert f"{bad}:6: url: unsupported '/v1/audio/speech'" in stderr
     assert f"{bad}:7: line: must be a JSON object" in stderr
     assert f"{bad}:8: body:" in stderr
     assert "6 bad input line(s); nothing was sent" in stderr
@@ -200,7 +200,7 @@ async def test_bad_bodies_are_reported_with_line_numbers_and_nothing_is_sent(
             chat,
             {"model": MODEL, "messages": messages, "metadata": {"Helicone-Cache-Enabled": 2}},
         )
-        + body_line(7, "/v1/responses", {"model": MODEL, "input": "hi"})
+        + body_line(7, "/v1/audio/speech", {"model": MODEL, "input": "hi"})
         + input_line(8)
     )
     out = tmp_path / "out.jsonl"
@@ -222,7 +222,7 @@ async def test_bad_bodies_are_reported_with_line_numbers_and_nothing_is_sent(
     assert f"{bad}:5: body.prompt: is required" in stderr
     assert f"{bad}:6: body.dimensions: must be an int" in stderr
     assert f"{bad}:7: body.metadata['Helicone-Cache-Enabled']:" in stderr
-    assert f"{bad}:8: url: unsupported '/v1/responses'" in stderr
+    assert f"{bad}:8: url: unsupported '/v1/audio/speech'" in stderr
     assert ":1:" not in stderr and ":9:" not in stderr
     assert "7 bad input line(s); nothing was sent" in stderr
     assert gateway.requests == []

@@ -87,6 +87,7 @@ def test_import_is_cheap_and_quiet() -> None:
         "assert 'aiohelicone._rest' not in sys.modules, 'REST resources imported'\n"
         "assert 'aiohelicone._batch' not in sys.modules, 'batch imported'\n"
         "assert 'aiohelicone._decoders' not in sys.modules, 'content decoders imported'\n"
+        "assert 'aiohelicone._responses_events' not in sys.modules, 'Responses imported'\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -146,3 +146,100 @@ async def structured_usage() -> None:
 
         only_tools = aiohelicone.parse_chat_completion(completion, tools={"w": _GetWeather})
         assert_type(only_tools.choices[0].message.parsed, None)
+
+
+async def parse_usage() -> None:
+    async with AsyncHelicone(api_key="sk-helicone-x") as c:
+        messages = [{"role": "user", "content": "hi"}]
+        result = await c.chat.completions.parse(
+            model="claude-sonnet-4/anthropic",
+            messages=messages,
+            response_format=_Answer,
+            tools=[_GetWeather],
+            reasoning_effort="medium",
+            reasoning_options={"budget_tokens": 2048},
+            verbosity="low",
+            max_completion_tokens=400,
+        )
+        assert_type(result, aiohelicone.ParsedChatCompletion[_Answer])
+        assert_type(result.choices[0].message.parsed, _Answer | None)
+
+        tools_only = await c.chat.completions.parse(
+            model="gpt-4o-mini", messages=messages, tools=[_GetWeather]
+        )
+        assert_type(tools_only.choices[0].message.parsed, None)
+
+        async with c.chat.completions.stream_parse(
+            model="gpt-4o-mini", messages=messages, response_format=_Answer
+        ) as stream:
+            assert_type(stream, aiohelicone.ParsedChatCompletionStream[_Answer])
+            async for text in stream.text_deltas():
+                assert_type(text, str)
+            assert_type(await stream.get_final_parsed(), _Answer | None)
+            final = await stream.get_final_completion()
+            assert_type(final.choices[0].message.parsed, _Answer | None)
+
+        options: aiohelicone.ReasoningOptions = {"budget_tokens": 1024}
+        await c.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=messages,
+            reasoning_effort="high",
+            reasoning_options=options,
+        )
+        # Levels outside the documented ones, and stream= on parse, are type errors:
+        cc = c.chat.completions
+        await cc.create(messages=messages, reasoning_effort="x")  # type: ignore[call-overload]
+        await cc.parse(messages=messages, stream=True)  # type: ignore[call-overload]
+
+
+async def responses_usage() -> None:
+    async with AsyncHelicone(api_key="sk-helicone-x") as c:
+        response = await c.responses.create(
+            model="gpt-5/openai,claude-sonnet-4/anthropic",
+            input="hi",
+            instructions="Be brief.",
+            reasoning={"effort": "low"},
+            max_output_tokens=100,
+            truncation="auto",
+            metadata={"topic": "x"},
+            helicone=HeliconeOptions(user_id="u"),
+        )
+        assert_type(response, aiohelicone.Response)
+        assert_type(response.output_text, str)
+        assert_type(response.status, str | None)
+        assert_type(response.helicone, HeliconeMetadata | None)
+        if response.usage is not None:
+            assert_type(response.usage.output_tokens, int)
+        for item in response.output:
+            if isinstance(item, aiohelicone.ResponseFunctionToolCall):
+                assert_type(item.arguments, str)
+            elif isinstance(item, aiohelicone.ResponseOutputMessage):
+                for part in item.content:
+                    if isinstance(part, aiohelicone.ResponseOutputText):
+                        assert_type(part.text, str)
+            elif isinstance(item, aiohelicone.ResponseReasoningItem):
+                assert_type(item.summary, list[aiohelicone.ReasoningSummaryPart])
+
+        stream = await c.responses.create(model="gpt-4o-mini", input="hi", stream=True)
+        assert_type(stream, aiohelicone.ResponseStream)
+        async with stream:
+            async for event in stream:
+                if isinstance(event, aiohelicone.ResponseTextDeltaEvent):
+                    assert_type(event.delta, str)
+            async for text in stream.text_deltas():
+                assert_type(text, str)
+        assert_type(await stream.get_final_response(), aiohelicone.Response)
+        assert_type(stream.accumulated, aiohelicone.Response)
+
+        flag: bool = bool(len("x"))
+        either = await c.responses.create(model="gpt-4o-mini", input="hi", stream=flag)
+        assert_type(either, aiohelicone.Response | aiohelicone.ResponseStream)
+
+        try:
+            await c.responses.create(model="gpt-4o-mini", input="hi", stream=True)
+        except aiohelicone.StreamTruncatedError as exc:
+            partial: object = exc.partial
+            assert partial is not None
+
+        request = aiohelicone.BatchRequest("responses", {"model": "gpt-4o-mini", "input": "hi"})
+        assert_type(request, aiohelicone.BatchRequest)

@@ -1,0 +1,162 @@
+"""A Responses API stream: client CPU per event, aiohelicone against raw httpx2.
+
+``server.py`` sends a ``/v1/responses`` stream in OpenAI's form (``event:`` and ``data:``
+lines, one HTTP chunk per event, mostly ``response.output_text.delta`` events, no
+``[DONE]``). This measures, per event, on both sides:
+
+- **raw httpx2**: ``client.stream(...)``, ``aiter_lines()`` and ``json.loads`` of each
+  ``data:`` line (the floor: no typing, no accumulation, no checks);
+- **aiohelicone**: ``client.responses.create(stream=True)`` and ``async for event in
+  stream``: typed events (``parse_event``), the accumulator building the final
+  ``Response``, the truncation and error-event checks.
+
+A chat stream of the same length is measured beside it, so the table shows whether a
+Responses stream costs what a chat stream does. Run it as::
+
+    python benchmarks/bench_responses.py [--chunks 5000] [--rounds 7] [--backend asyncio]
+
+It starts ``server.py`` (pinned to the second CPU), pins itself to the first, warms up, then
+measures ``rounds`` rounds of one stream per (driver, API), interleaved so that a noisy moment
+hits every row alike, and prints the median CPU per event of each row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))  # run from a checkout without an install
+
+from _affinity import pin_to_cpu  # noqa: E402
+from drivers import API_KEY, MESSAGES, MODEL, STREAM_BODY, TIMEOUT_S  # noqa: E402
+
+APIS = ("chat", "responses")
+
+
+def start_server() -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py"), "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+async def measure(port: int, chunks: int, rounds: int) -> dict[tuple[str, str], list[float]]:
+    import httpx2
+
+    from aiohelicone import AsyncHelicone, _json
+
+    _json._LOADS = json.loads  # the default install's decoder, as drivers.AioHelicone does
+    base = f"http://127.0.0.1:{port}/v1"
+    raw = httpx2.AsyncClient(timeout=TIMEOUT_S)
+    ours = AsyncHelicone(api_key=API_KEY, base_url=base, max_retries=0)
+    headers = {"x-bench-chunks": str(chunks)}
+    # The chat stream has chunks + 1 JSON events (a usage chunk), the Responses one chunks.
+    expected = {"chat": chunks + 1, "responses": chunks}
+
+    def raw_stream(api: str) -> Callable[[], Awaitable[int]]:
+        path = "chat/completions" if api == "chat" else "responses"
+        body = STREAM_BODY if api == "chat" else {"model": MODEL, "input": "hi", "stream": True}
+        raw_headers = {"authorization": f"Bearer {API_KEY}", **headers}
+
+        async def run() -> int:
+            n = 0
+            loads = json.loads
+            async with raw.stream("POST", f"{base}/{path}", json=body, headers=raw_headers) as r:
+                async for line in r.aiter_lines():
+                    if line.startswith("data: ") and line != "data: [DONE]":
+                        loads(line[6:])
+                        n += 1
+            return n
+
+        return run
+
+    def our_stream(api: str) -> Callable[[], Awaitable[int]]:
+        async def run() -> int:
+            stream: object
+            if api == "chat":
+                stream = await ours.chat.completions.create(
+                    model=MODEL, messages=MESSAGES, stream=True, extra_headers=headers
+                )
+            else:
+                stream = await ours.responses.create(
+                    model=MODEL, input="hi", stream=True, extra_headers=headers
+                )
+            n = 0
+            async with stream:  # type: ignore[attr-defined]
+                async for _event in stream:  # type: ignore[attr-defined]
+                    n += 1
+            return n
+
+        return run
+
+    runs = {
+        (driver, api): (raw_stream if driver == "httpx2" else our_stream)(api)
+        for driver in ("httpx2", "aiohelicone")
+        for api in APIS
+    }
+    results: dict[tuple[str, str], list[float]] = {key: [] for key in runs}
+    for key, run in runs.items():  # warm-up: connections, imports, caches
+        assert await run() == expected[key[1]], key
+    for index in range(rounds):
+        order = list(runs.items())
+        order = order[index % len(order) :] + order[: index % len(order)]
+        for key, run in order:
+            c0 = time.process_time()
+            count = await run()
+            c1 = time.process_time()
+            assert count == expected[key[1]], (key, count)
+            results[key].append((c1 - c0) / count * 1e6)
+    await raw.aclose()
+    await ours.aclose()
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
+    args = parser.parse_args(argv)
+    proc, port = start_server()
+    try:
+        import anyio
+
+        pin_to_cpu(0)
+        results = anyio.run(measure, port, args.chunks, args.rounds, backend=args.backend)
+    finally:
+        proc.terminate()
+        proc.wait()
+    median = {key: statistics.median(values) for key, values in results.items()}
+    print(
+        f"one stream of {args.chunks} events, one SSE event per HTTP chunk, {args.backend}, "
+        f"median of {args.rounds} rounds (client CPU µs/event; min in brackets)\n"
+    )
+    print("| API | raw httpx2 | aiohelicone | ratio | paired |")
+    print("|---|---:|---:|---:|---:|")
+    for api in APIS:
+        raw, ours = median["httpx2", api], median["aiohelicone", api]
+        # Per round, the two rows ran next to each other: their ratio cancels slow drift.
+        paired = statistics.median(
+            o / r for o, r in zip(results["aiohelicone", api], results["httpx2", api], strict=True)
+        )
+        print(
+            f"| {api} | {raw:.1f} ({min(results['httpx2', api]):.1f}) "
+            f"| {ours:.1f} ({min(results['aiohelicone', api]):.1f}) "
+            f"| {ours / raw:.2f}x | {paired:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
