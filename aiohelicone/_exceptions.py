@@ -363,11 +363,12 @@ class StructuredOutputError(APIResponseValidationError):
 
 
 class LengthFinishReasonError(StructuredOutputError):
-    """The answer stopped at the token limit (``finish_reason == "length"``) before it was
-    whole, so it cannot be parsed: raise ``max_completion_tokens`` or ask for less.
+    """The answer stopped at the token limit (``finish_reason == "length"``; for a Response,
+    ``incomplete_details.reason == "max_output_tokens"``) before it was whole, so it cannot be
+    parsed: raise ``max_completion_tokens`` (``max_output_tokens``) or ask for less.
 
     Attributes:
-        usage: the answer's token usage (a ``Usage``), or None.
+        usage: the answer's token usage (a ``Usage`` or ``ResponseUsage``), or None.
     """
 
     def __init__(
@@ -379,10 +380,18 @@ class LengthFinishReasonError(StructuredOutputError):
         request_id: str | None = None,
     ) -> None:
         self.usage = getattr(completion, "usage", None)
-        tokens = getattr(self.usage, "completion_tokens", None)
-        spent = f" after {tokens} completion tokens" if tokens is not None else ""
+        # A chat completion counts completion_tokens and says finish_reason 'length'; a
+        # Response counts output_tokens and says incomplete_details.reason 'max_output_tokens'.
+        if getattr(completion, "object", None) == "response":
+            tokens = getattr(self.usage, "output_tokens", None)
+            spent = f" after {tokens} output tokens" if tokens is not None else ""
+            why = "status 'incomplete', reason 'max_output_tokens'"
+        else:
+            tokens = getattr(self.usage, "completion_tokens", None)
+            spent = f" after {tokens} completion tokens" if tokens is not None else ""
+            why = "finish_reason 'length'"
         super().__init__(
-            f"the answer was cut off at the token limit{spent} (finish_reason 'length')",
+            f"the answer was cut off at the token limit{spent} ({why})",
             raw=raw,
             target=target,
             completion=completion,
