@@ -334,7 +334,8 @@ class StructuredOutputError(APIResponseValidationError):
         target: the qualified name of the class it was structured into.
         path: where in the JSON the problem is (``lines[0].price``; empty for the root).
         problem: what was wrong.
-        completion: the whole answer (a ``ChatCompletion``), or None.
+        completion: the whole answer (a ``ChatCompletion``; a ``Response`` from
+            ``responses.parse``), or None.
     """
 
     def __init__(
