@@ -1,4 +1,4 @@
-"""``python -m aiohelicone``: the command line."""
+"""Layer 9 (command line): ``python -m aiohelicone``: the command line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Accumulators: the completion a stream of chunks amounts to (pure, no I/O).
+"""Layer 0 (core): accumulators: the completion a stream of chunks amounts to (pure, no I/O).
 
 :class:`ChatCompletionAccumulator` folds chat chunks (content, refusals, tool calls whose
 parts arrive interleaved by ``index``, reasoning text, reasoning blocks merged by ``index``,

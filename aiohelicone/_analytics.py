@@ -1,4 +1,4 @@
-"""Client-side analytics over logged requests: cost, volume, latency, errors, cache hits.
+"""Layer 0 (core): client-side analytics of logged requests: cost, volume, latency, errors, cache.
 
 Pure and synchronous at the core (:func:`summarize` over any iterable of
 :class:`LoggedRequest`), with :func:`analyze` to consume an async query page by page::

@@ -1,4 +1,4 @@
-"""Checks of the gateway resources' arguments, and the JSON body fields they become (no I/O).
+"""Layer 0 (core): the resources' argument checks, and the JSON body fields they become (no I/O).
 
 Every check raises :class:`InvalidInputError` naming the argument, before anything is sent.
 OpenAI's parameters are sent only when given, so each helper leaves ``None`` out of the body.

@@ -1,4 +1,4 @@
-"""``aiohelicone report``: cost, volume, latency, errors and cache hits from Helicone's REST API.
+"""Layer 9 (command line): ``aiohelicone report``: cost, volume, latency, errors, cache hits.
 
     aiohelicone report [--since 24h] [--by model|provider|user|session|property:NAME]
                        [--bucket 1h] [--limit N] [--json] [--fake]

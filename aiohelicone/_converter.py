@@ -1,4 +1,4 @@
-"""The one cattrs converter, and the hooks that keep unknown keys.
+"""Layer 0 (core): the one cattrs converter, and the hooks that keep unknown keys.
 
 Response models (``_models.py``) name the fields we know; the API adds fields every month.
 The structure hooks generated here therefore:
@@ -390,19 +390,25 @@ def _unwrap_optional(hint: Any) -> tuple[bool, Any]:
     return False, hint
 
 
-def _model_classes() -> frozenset[type]:
-    """Every response model the converter (un)structures, chat and Responses alike."""
-    # Imported here: the Responses modules import this one. The webhook and model-registry
-    # models are small attrs-only modules.
-    from . import _registry_models, _responses_events, _responses_models, _webhook_models
+#: The modules whose public attrs classes are response models. Named, not imported: the
+#: Responses modules import this one, and a name check keeps the import graph acyclic.
+_MODEL_MODULES = frozenset(
+    {
+        "aiohelicone._models",
+        "aiohelicone._responses_models",
+        "aiohelicone._responses_events",
+        "aiohelicone._webhook_models",
+        "aiohelicone._registry_models",
+    }
+)
 
-    modules = (_models, _responses_models, _responses_events, _webhook_models, _registry_models)
-    return frozenset(
-        getattr(m, name)
-        for m in modules
-        for name in m.__all__
-        if isinstance(getattr(m, name), type) and attrs.has(getattr(m, name))
-    )
+
+def _is_model_class(cls: Any) -> bool:
+    """Whether ``cls`` is a response model: a public attrs class of a model module."""
+    module = getattr(cls, "__module__", None)
+    if module not in _MODEL_MODULES or not isinstance(cls, type) or not attrs.has(cls):
+        return False
+    return cls.__name__ in getattr(sys.modules[module], "__all__", ())
 
 
 def _unstructure_model(obj: Any, conv: cattrs.Converter) -> dict[str, Any]:
@@ -432,13 +438,10 @@ def make_converter() -> cattrs.Converter:
 def configure_converter(conv: cattrs.Converter) -> None:
     """Register aiohelicone's structure and unstructure hooks on ``conv``."""
     builder = _HookBuilder()
-    models = _model_classes()
     conv.register_structure_hook_func(
-        lambda cls: cls in models, lambda value, cls: builder.hook_for(cls)(value)
+        _is_model_class, lambda value, cls: builder.hook_for(cls)(value)
     )
-    conv.register_unstructure_hook_func(
-        lambda cls: cls in models, lambda obj: _unstructure_model(obj, conv)
-    )
+    conv.register_unstructure_hook_func(_is_model_class, lambda obj: _unstructure_model(obj, conv))
     conv.register_unstructure_hook(
         Mapping, lambda m: {k: conv.unstructure(v) for k, v in m.items()}
     )

@@ -24,7 +24,7 @@ from ._exceptions import (
     parse_error_body,
 )
 from ._json import loads_function
-from ._metadata import HeliconeMetadata
+from ._metadata import HeliconeMetadata, metadata_from_lowered
 from ._retry import retry_after_seconds
 from ._secrets import scrub
 
@@ -196,7 +196,7 @@ def helicone_of(headers: Mapping[str, str], request_id: str | None) -> HeliconeM
         The metadata.
     """
     if type(headers) is dict:
-        return HeliconeMetadata._from_lowered(headers, request_id)
+        return metadata_from_lowered(headers, request_id)
     return HeliconeMetadata.from_headers(headers, sent_request_id=request_id)
 
 

@@ -1,4 +1,4 @@
-"""Content decoders: undo an answer's ``Content-Encoding`` chunk by chunk, without I/O.
+"""Layer 0 (core): content decoders: undo ``Content-Encoding`` chunk by chunk, without I/O.
 
 Shaped like httpx's ``_decoders.py``: a decoder takes the body's bytes as they arrive,
 ``decode(data)`` returns the decoded pieces that input completes and ``flush()`` the rest at
@@ -295,7 +295,7 @@ def _brotli() -> Any:
 
 
 @functools.cache
-def _zstd() -> Any:
+def zstd_module() -> Any:
     # Only the stdlib's module on 3.14+: before that, "compression" may be anyone's package.
     try:
         if sys.version_info >= (3, 14):
@@ -315,7 +315,7 @@ def _factories() -> dict[str, Callable[[], Decoder]]:
     brotli = _brotli()
     if brotli is not None:
         factories["br"] = functools.partial(BrotliDecoder, brotli)
-    zstd = _zstd()
+    zstd = zstd_module()
     if zstd is not None:
         factories["zstd"] = functools.partial(ZstdDecoder, zstd)
     return factories

@@ -1,4 +1,4 @@
-"""Single Helicone header values: checks, rendering, metadata parsing; ``RateLimitPolicy``.
+"""Layer 0 (core): single Helicone header values: checks, rendering; ``RateLimitPolicy``.
 
 The vocabulary :class:`HeliconeOptions` (``_helicone.py``) is declared with (no I/O). Each
 option field names three functions from here:

@@ -1,4 +1,4 @@
-"""Typed Helicone options -> request headers (no I/O).
+"""Layer 0 (core): typed Helicone options -> request headers (no I/O).
 
 Request side (helicone-api.md §3; Helicone ``worker/src/lib/models/HeliconeHeaders.ts``):
 
@@ -6,7 +6,7 @@ Request side (helicone-api.md §3; Helicone ``worker/src/lib/models/HeliconeHead
   The gateway is lenient in ways that hide mistakes (an invalid request id is silently
   replaced, an invalid rate-limit policy fails open, only the exact string ``"true"`` counts
   as true), so values are checked here and refused with the option named.
-- :func:`resolve_helicone` merges client defaults < LiteLLM-style ``metadata`` < per-call
+- :func:`._helicone_resolve.resolve_helicone` merges client defaults < ``metadata`` < per-call
   options into the headers of one request, always with a ``Helicone-Request-Id``.
 
 The response side (``Helicone-*`` response headers -> :class:`HeliconeMetadata`) is in
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -47,7 +47,6 @@ from ._header_values import (
     Check,
     FromMeta,
     Render,
-    check_bool,
     check_header_name,
     check_header_value,
     check_ignore_keys,
@@ -59,21 +58,37 @@ from ._header_values import (
     choice_checker,
     format_number,
     int_checker,
-    meta_bool,
     meta_cache_control,
     meta_float,
     meta_ignore_keys,
     meta_int,
     meta_policy,
     meta_str,
-    render_bool,
     render_ignore_keys,
 )
 from ._header_values import RateLimitPolicy as RateLimitPolicy
+from ._helicone_fields import (
+    EMPTY,
+    META_CHECK,
+    META_HEADER,
+    META_PARSE,
+    META_RENDER,
+    bool_option,
+    freeze_extra_headers,
+    freeze_properties,
+    ignore_keys_tuple,
+    mapping_repr,
+    merge_folded,
+    option_field,
+    run_check,
+    secret_repr,
+    str_option,
+    unique_folded,
+    validate_properties,
+)
 from ._metadata import CacheInfo as CacheInfo
 from ._metadata import HeliconeMetadata as HeliconeMetadata
 from ._metadata import RateLimitInfo as RateLimitInfo
-from ._secrets import mask
 
 __all__ = [
     "CacheInfo",
@@ -81,9 +96,13 @@ __all__ = [
     "HeliconeOptions",
     "RateLimitInfo",
     "RateLimitPolicy",
-    "ResolvedHelicone",
+    "PROPERTY_PREFIX",
+    "REQUEST_ID_HEADER",
     "random_request_id",
-    "resolve_helicone",
+    "check_across",
+    "rendered_headers",
+    "split_metadata",
+    "top_option",
 ]
 
 REQUEST_ID_HEADER = "Helicone-Request-Id"
@@ -104,106 +123,10 @@ def _check_extra_header(label: str, name: object, value: object) -> None:
     check_request_header(label, name, value)
 
 
-# ---------------------------------------------------------------------------------------
-# Options.
-
-_META_CHECK = "aiohelicone.check"
-_META_HEADER = "aiohelicone.header"
-_META_RENDER = "aiohelicone.render"
-_META_PARSE = "aiohelicone.parse"
-
-
-def _run_check(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        attribute.metadata[_META_CHECK](f"helicone.{attribute.name}", value)
-
-
-def _option(header: str, check: Check, render: Render, parse: FromMeta, *, repr: Any = True) -> Any:
-    return attrs.field(
-        default=None,
-        validator=_run_check,
-        repr=repr,
-        metadata={
-            _META_CHECK: check,
-            _META_HEADER: header,
-            _META_RENDER: render,
-            _META_PARSE: parse,
-        },
-    )
-
-
-def _str_option(header: str) -> Any:
-    return _option(header, check_header_value, str, meta_str)
-
-
-def _secret_repr(value: str | None) -> str:
-    # Options show up in logs; the key's first characters are enough to tell keys apart.
-    return "None" if value is None else repr(mask(value))
-
-
-def _bool_option(header: str) -> Any:
-    return _option(header, check_bool, render_bool, meta_bool)
-
-
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
-def _freeze(label: str, value: object) -> Mapping[str, str]:
-    if isinstance(value, MappingProxyType):
-        return value
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(label, f"must be a mapping of str to str, not {value!r}")
-    return MappingProxyType(dict(value))
-
-
-def _freeze_properties(value: Mapping[str, str]) -> Mapping[str, str]:
-    return _freeze("helicone.properties", value)
-
-
-def _freeze_extra_headers(value: Mapping[str, str]) -> Mapping[str, str]:
-    return _freeze("helicone.extra_headers", value)
-
-
-def _ignore_keys_tuple(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise InvalidInputError(
-            "helicone.cache_ignore_keys", "must be a sequence of key names, not a string"
-        )
-    return tuple(value)
-
-
-def _unique_folded(label: str, names: Iterable[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
-        folded = name.lower()
-        if folded in seen:
-            raise InvalidInputError(label, f"{name!r} appears twice (names are case-insensitive)")
-        seen.add(folded)
-
-
-def _validate_properties(instance: Any, attribute: Any, value: Mapping[str, str]) -> None:
-    for name, item in value.items():
-        check_property(f"helicone.properties[{name!r}]", name, item)
-    _unique_folded("helicone.properties", value)
-
-
 def _validate_extra_headers(instance: Any, attribute: Any, value: Mapping[str, str]) -> None:
     for name, item in value.items():
         _check_extra_header(f"helicone.extra_headers[{name!r}]", name, item)
-    _unique_folded("helicone.extra_headers", value)
-
-
-def _mapping_repr(value: Mapping[str, str]) -> str:
-    return repr(dict(value))
-
-
-def _merge_folded(base: Mapping[str, str], override: Mapping[str, str]) -> Mapping[str, str]:
-    if not base:
-        return override
-    folded = {name.lower() for name in override}
-    merged = {name: value for name, value in base.items() if name.lower() not in folded}
-    merged.update(override)
-    return MappingProxyType(merged)
+    unique_folded("helicone.extra_headers", value)
 
 
 @attrs.frozen(kw_only=True)
@@ -256,76 +179,76 @@ class HeliconeOptions:
     """
 
     properties: Mapping[str, str] = attrs.field(
-        default=_EMPTY,
-        converter=_freeze_properties,
-        validator=_validate_properties,
-        repr=_mapping_repr,
+        default=EMPTY,
+        converter=freeze_properties,
+        validator=validate_properties,
+        repr=mapping_repr,
         hash=False,
     )
-    user_id: str | None = _str_option("Helicone-User-Id")
-    session_id: str | None = _str_option("Helicone-Session-Id")
-    session_path: str | None = _str_option("Helicone-Session-Path")
-    session_name: str | None = _str_option("Helicone-Session-Name")
-    prompt_id: str | None = _str_option("Helicone-Prompt-Id")
-    cache_enabled: bool | None = _bool_option("Helicone-Cache-Enabled")
-    cache_max_age: int | None = _option(
+    user_id: str | None = str_option("Helicone-User-Id")
+    session_id: str | None = str_option("Helicone-Session-Id")
+    session_path: str | None = str_option("Helicone-Session-Path")
+    session_name: str | None = str_option("Helicone-Session-Name")
+    prompt_id: str | None = str_option("Helicone-Prompt-Id")
+    cache_enabled: bool | None = bool_option("Helicone-Cache-Enabled")
+    cache_max_age: int | None = option_field(
         "Cache-Control",
         int_checker(0, MAX_CACHE_AGE),
         lambda value: f"max-age={value}",
         meta_cache_control,
     )
-    cache_bucket_max_size: int | None = _option(
+    cache_bucket_max_size: int | None = option_field(
         "Helicone-Cache-Bucket-Max-Size", int_checker(1, MAX_BUCKET_SIZE), str, meta_int
     )
-    cache_seed: str | None = _str_option("Helicone-Cache-Seed")
+    cache_seed: str | None = str_option("Helicone-Cache-Seed")
     cache_ignore_keys: tuple[str, ...] = attrs.field(
         default=(),
-        converter=_ignore_keys_tuple,
-        validator=_run_check,
-        metadata={_META_CHECK: check_ignore_keys, _META_PARSE: meta_ignore_keys},
+        converter=ignore_keys_tuple,
+        validator=run_check,
+        metadata={META_CHECK: check_ignore_keys, META_PARSE: meta_ignore_keys},
     )
-    retry_enabled: bool | None = _bool_option("Helicone-Retry-Enabled")
-    retry_num: int | None = _option("Helicone-Retry-Num", int_checker(0), str, meta_int)
-    retry_factor: float | None = _option(
+    retry_enabled: bool | None = bool_option("Helicone-Retry-Enabled")
+    retry_num: int | None = option_field("Helicone-Retry-Num", int_checker(0), str, meta_int)
+    retry_factor: float | None = option_field(
         "Helicone-Retry-Factor", check_non_negative_number, format_number, meta_float
     )
-    retry_min_timeout_ms: int | None = _option(
+    retry_min_timeout_ms: int | None = option_field(
         "Helicone-Retry-Min-Timeout", int_checker(0), str, meta_int
     )
-    retry_max_timeout_ms: int | None = _option(
+    retry_max_timeout_ms: int | None = option_field(
         "Helicone-Retry-Max-Timeout", int_checker(0), str, meta_int
     )
-    # RUF009 assumes dataclass semantics; _option returns an attrs.field() definition.
-    rate_limit_policy: RateLimitPolicy | None = _option(  # noqa: RUF009
+    # RUF009 assumes dataclass semantics; option_field returns an attrs.field() definition.
+    rate_limit_policy: RateLimitPolicy | None = option_field(  # noqa: RUF009
         "Helicone-RateLimit-Policy",
         check_policy,
         RateLimitPolicy.header_value,
         meta_policy,
     )
-    request_id: str | None = _option(REQUEST_ID_HEADER, check_request_id, str, meta_str)
-    omit_request: bool | None = _bool_option("Helicone-Omit-Request")
-    omit_response: bool | None = _bool_option("Helicone-Omit-Response")
-    llm_security_enabled: bool | None = _bool_option("Helicone-LLM-Security-Enabled")
-    llm_security_advanced: bool | None = _bool_option("Helicone-LLM-Security-Advanced")
-    moderations_enabled: bool | None = _bool_option("Helicone-Moderations-Enabled")
-    posthog_key: str | None = _option(
-        "Helicone-Posthog-Key", check_header_value, str, meta_str, repr=_secret_repr
+    request_id: str | None = option_field(REQUEST_ID_HEADER, check_request_id, str, meta_str)
+    omit_request: bool | None = bool_option("Helicone-Omit-Request")
+    omit_response: bool | None = bool_option("Helicone-Omit-Response")
+    llm_security_enabled: bool | None = bool_option("Helicone-LLM-Security-Enabled")
+    llm_security_advanced: bool | None = bool_option("Helicone-LLM-Security-Advanced")
+    moderations_enabled: bool | None = bool_option("Helicone-Moderations-Enabled")
+    posthog_key: str | None = option_field(
+        "Helicone-Posthog-Key", check_header_value, str, meta_str, repr=secret_repr
     )
-    posthog_host: str | None = _str_option("Helicone-Posthog-Host")
-    token_limit_handler: Literal["truncate", "middle-out", "fallback"] | None = _option(
+    posthog_host: str | None = str_option("Helicone-Posthog-Host")
+    token_limit_handler: Literal["truncate", "middle-out", "fallback"] | None = option_field(
         "Helicone-Token-Limit-Exception-Handler",
         choice_checker("truncate", "middle-out", "fallback"),
         str,
         meta_str,
     )
-    stream_force_format: bool | None = _bool_option("Helicone-Stream-Force-Format")
-    stream_usage: bool | None = _bool_option("Helicone-Stream-Usage")
-    model_override: str | None = _str_option("Helicone-Model-Override")
+    stream_force_format: bool | None = bool_option("Helicone-Stream-Force-Format")
+    stream_usage: bool | None = bool_option("Helicone-Stream-Usage")
+    model_override: str | None = str_option("Helicone-Model-Override")
     extra_headers: Mapping[str, str] = attrs.field(
-        default=_EMPTY,
-        converter=_freeze_extra_headers,
+        default=EMPTY,
+        converter=freeze_extra_headers,
         validator=_validate_extra_headers,
-        repr=_mapping_repr,
+        repr=mapping_repr,
         hash=False,
     )
     # The rendered headers, computed once: client defaults are reused on every request.
@@ -357,9 +280,9 @@ class HeliconeOptions:
         if override.cache_ignore_keys:
             changes["cache_ignore_keys"] = override.cache_ignore_keys
         if override.properties:
-            changes["properties"] = _merge_folded(self.properties, override.properties)
+            changes["properties"] = merge_folded(self.properties, override.properties)
         if override.extra_headers:
-            changes["extra_headers"] = _merge_folded(self.extra_headers, override.extra_headers)
+            changes["extra_headers"] = merge_folded(self.extra_headers, override.extra_headers)
         if not changes:
             return self
         # Both sides passed their validators, and merging keeps every field valid (the
@@ -386,7 +309,7 @@ class HeliconeOptions:
                 user id, a ``s=<name>`` policy without that property, or a minimum retry
                 timeout above the maximum.
         """
-        _check_across((self,), body_user)
+        check_across((self,), body_user)
         return dict(self._rendered())
 
     def _rendered(self) -> dict[str, str]:
@@ -419,7 +342,7 @@ def _assemble(values: Mapping[str, Any]) -> HeliconeOptions:
     return options
 
 
-def _top(layers: tuple[HeliconeOptions, ...], name: str) -> Any:
+def top_option(layers: tuple[HeliconeOptions, ...], name: str) -> Any:
     """The value of option ``name`` in the highest layer that sets it."""
     for layer in reversed(layers):
         value = getattr(layer, name)
@@ -428,12 +351,12 @@ def _top(layers: tuple[HeliconeOptions, ...], name: str) -> Any:
     return None
 
 
-def _check_across(layers: tuple[HeliconeOptions, ...], body_user: str | None) -> None:
+def check_across(layers: tuple[HeliconeOptions, ...], body_user: str | None) -> None:
     """The rules across fields, on the merged view of ``layers`` (lowest first)."""
-    policy: RateLimitPolicy | None = _top(layers, "rate_limit_policy")
+    policy: RateLimitPolicy | None = top_option(layers, "rate_limit_policy")
     if policy is not None and policy.segment is not None:
         if policy.segment == "user":
-            if not _top(layers, "user_id") and not body_user:
+            if not top_option(layers, "user_id") and not body_user:
                 raise InvalidInputError(
                     "helicone.rate_limit_policy",
                     "segment 'user' needs helicone user_id (Helicone-User-Id) or the "
@@ -448,37 +371,20 @@ def _check_across(layers: tuple[HeliconeOptions, ...], body_user: str | None) ->
                     f"(Helicone-Property-{policy.segment}); without it the gateway does "
                     "not limit at all",
                 )
-    low: int | None = _top(layers, "retry_min_timeout_ms")
-    high: int | None = _top(layers, "retry_max_timeout_ms")
+    low: int | None = top_option(layers, "retry_min_timeout_ms")
+    high: int | None = top_option(layers, "retry_max_timeout_ms")
     if low is not None and high is not None and low > high:
         raise InvalidInputError(
             "helicone.retry_min_timeout_ms", f"{low} is above retry_max_timeout_ms ({high})"
         )
 
 
-def _overlay(layers: tuple[HeliconeOptions, ...]) -> dict[str, str]:
-    """The headers of ``layers`` merged (lowest first), like repeated ``merge``."""
-    headers = dict(layers[0]._rendered())
-    for layer in layers[1:]:
-        rendered = layer._rendered()
-        if layer.properties or layer.extra_headers:
-            # Property and extra header names are case-insensitive: drop a lower layer's
-            # spelling so that one header is sent, not two.
-            spelled = {name.lower(): name for name in headers}
-            for name in rendered:
-                old = spelled.get(name.lower())
-                if old is not None and old != name:
-                    del headers[old]
-        headers.update(rendered)
-    return headers
-
-
 _FIELDS = attrs.fields(HeliconeOptions)
 # (field name, header name, render) for every single-valued option.
 _SCALAR_SPECS: tuple[tuple[str, str, Render], ...] = tuple(
-    (field.name, field.metadata[_META_HEADER], field.metadata[_META_RENDER])
+    (field.name, field.metadata[META_HEADER], field.metadata[META_RENDER])
     for field in _FIELDS
-    if _META_HEADER in field.metadata
+    if META_HEADER in field.metadata
 )
 _SCALAR_NAMES: tuple[str, ...] = tuple(name for name, _, _ in _SCALAR_SPECS)
 _SCALAR_RENDER: tuple[tuple[str, Render], ...] = tuple((h, r) for _, h, r in _SCALAR_SPECS)
@@ -490,13 +396,13 @@ _DEFAULTS: tuple[tuple[str, Any], ...] = tuple(
 )
 # lower-case header name -> (field name, check, parse), for LiteLLM-style metadata.
 _OPTION_BY_HEADER: dict[str, tuple[str, Check, FromMeta]] = {
-    field.metadata[_META_HEADER].lower(): (
+    field.metadata[META_HEADER].lower(): (
         field.name,
-        field.metadata[_META_CHECK],
-        field.metadata[_META_PARSE],
+        field.metadata[META_CHECK],
+        field.metadata[META_PARSE],
     )
     for field in _FIELDS
-    if _META_HEADER in field.metadata
+    if META_HEADER in field.metadata
 }
 _OPTION_BY_HEADER["helicone-cache-ignore-keys"] = (
     "cache_ignore_keys",
@@ -512,23 +418,7 @@ _OPTION_BY_HEADER["helicone-prompt-security-enabled"] = _OPTION_BY_HEADER[
 
 
 # ---------------------------------------------------------------------------------------
-# Resolution for one request.
-
-
-@attrs.frozen
-class ResolvedHelicone:
-    """The Helicone part of one request, ready to send.
-
-    Attributes:
-        headers: every Helicone header to send, always with ``Helicone-Request-Id``.
-        request_id: the request id sent (use it for feedback and scores).
-        body_metadata: ``metadata`` keys that are not Helicone headers (OpenAI's own
-            ``metadata`` body field), or None when there are none.
-    """
-
-    headers: dict[str, str]
-    request_id: str
-    body_metadata: dict[str, Any] | None = None
+# Request ids and LiteLLM-style metadata (resolution for one request: _helicone_resolve.py).
 
 
 def random_request_id() -> str:
@@ -583,7 +473,7 @@ def split_metadata(
             extra[key] = text
         else:
             body[key] = value
-    _unique_folded("metadata", [*properties, *extra])
+    unique_folded("metadata", [*properties, *extra])
     options = None
     if fields or properties or extra:
         # Every value was checked above with the option's own check.
@@ -595,50 +485,10 @@ def split_metadata(
     return options, (body or None)
 
 
-def resolve_helicone(
-    client_options: HeliconeOptions | None,
-    call_options: HeliconeOptions | None,
-    metadata: Mapping[str, Any] | None,
-    *,
-    body_user: str | None = None,
-) -> ResolvedHelicone:
-    """Work out the Helicone headers of one request.
+def rendered_headers(options: HeliconeOptions) -> dict[str, str]:
+    """The headers of ``options`` alone, computed once per object: do not change the dict.
 
-    Precedence: client defaults < ``metadata`` < call options (properties merged).
-
-    Args:
-        client_options: the client's defaults.
-        call_options: this call's options.
-        metadata: a LiteLLM-style dict. Keys naming a Helicone header (case-insensitive:
-            anything starting ``helicone-``, and ``Cache-Control``) are parsed into the
-            typed options and validated the same way (``"true"``/``"false"`` for
-            booleans, digit strings for numbers, ``Helicone-RateLimit-Policy`` -- also
-            LiteLLM's misspelt ``Helicone-Rate-Limit-Policy`` -- with
-            :meth:`RateLimitPolicy.parse`); unknown ``helicone-*`` keys are sent as extra
-            headers. Other keys are returned in ``body_metadata``.
-        body_user: the body's ``user`` field, for the ``s=user`` rate-limit check.
-
-    Returns:
-        The headers, the request id (a fresh UUID4 unless one was set) and the leftover
-        body metadata.
-
-    Raises:
-        InvalidInputError: an invalid metadata value (``field`` names the key, e.g.
-            ``metadata['Helicone-Request-Id']``) or a rule across fields is broken.
+    :func:`._helicone_resolve.resolve_helicone` merges these, lowest layer first, without
+    building the merged options on every request.
     """
-    from_metadata = body_metadata = None
-    if metadata:
-        from_metadata, body_metadata = split_metadata(metadata)
-    layers = tuple(
-        layer for layer in (client_options, from_metadata, call_options) if layer is not None
-    )
-    if not layers:
-        request_id = random_request_id()
-        return ResolvedHelicone({REQUEST_ID_HEADER: request_id}, request_id, body_metadata)
-    # Merging the rendered headers gives what merge() + to_headers() would, without
-    # building the merged options object on every request.
-    _check_across(layers, body_user)
-    headers = _overlay(layers)
-    request_id = _top(layers, "request_id") or random_request_id()
-    headers[REQUEST_ID_HEADER] = request_id
-    return ResolvedHelicone(headers, request_id, body_metadata)
+    return options._rendered()

@@ -1,4 +1,4 @@
-"""JSON decoding for the hot paths: orjson when it is installed (the ``fast`` extra).
+"""Layer 0 (core): JSON decoding for the hot paths: orjson when installed (the ``fast`` extra).
 
 On the benchmark machine orjson parsed a typical stream chunk about four times faster than
 ``json.loads``, and took about 15% off aiohelicone's client CPU per streamed chunk

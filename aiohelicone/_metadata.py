@@ -1,4 +1,4 @@
-"""Response headers -> :class:`HeliconeMetadata` (no I/O; helicone-api.md §4).
+"""Layer 0 (core): response headers -> :class:`HeliconeMetadata` (no I/O; helicone-api.md §4).
 
 :meth:`HeliconeMetadata.from_headers` reads ``Helicone-Id``, the cache and rate-limit headers,
 and tolerates any garbage: an unparseable value becomes None, never an error, because an
@@ -13,9 +13,9 @@ from typing import Any
 
 import attrs
 
-from ._retry import parse_wait
+from ._wait_headers import parse_wait
 
-__all__ = ["CacheInfo", "HeliconeMetadata", "RateLimitInfo"]
+__all__ = ["CacheInfo", "HeliconeMetadata", "RateLimitInfo", "metadata_from_lowered"]
 
 
 @attrs.frozen
@@ -165,36 +165,37 @@ class HeliconeMetadata:
             The metadata; a header that is absent or unreadable gives None.
         """
         lowered = {str(name).lower(): value for name, value in headers.items()}
-        return cls._from_lowered(lowered, sent_request_id)
+        return metadata_from_lowered(lowered, sent_request_id)
 
-    @classmethod
-    def _from_lowered(
-        cls, lowered: dict[str, str], sent_request_id: str | None
-    ) -> HeliconeMetadata:
-        # ``from_headers`` for a dict whose names are already lower-case (the transport's
-        # ``plain_headers``): the per-request path, so it skips the copy.
-        get = lowered.get
-        cache = _NO_CACHE
-        cache_raw = get("helicone-cache")
-        bucket_raw = get("helicone-cache-bucket-idx")
-        latency_raw = get("helicone-cache-latency")
-        if cache_raw is not None or bucket_raw is not None or latency_raw is not None:
-            cache = CacheInfo(_cache_hit(cache_raw), _to_index(bucket_raw), _to_float(latency_raw))
-        rate_limit = None
-        if not _RATE_LIMIT_KEYS.isdisjoint(lowered):
-            rate_limit = RateLimitInfo(
-                _to_float(get("helicone-ratelimit-limit")),
-                _to_float(get("helicone-ratelimit-remaining")),
-                _last(get("helicone-ratelimit-policy")),
-                _to_wait(get("helicone-ratelimit-reset")),
-            )
-        return cls(
-            request_id=_pick_request_id(get("helicone-id"), sent_request_id),
-            cache=cache,
-            rate_limit=rate_limit,
-            provider=_last(get("helicone-provider")),
-            model=_last(get("helicone-model")),
-            gateway_mode=_last(get("helicone-gateway-mode")),
-            status=_last(get("helicone-status")),
-            headers=lowered,
+
+def metadata_from_lowered(lowered: dict[str, str], sent_request_id: str | None) -> HeliconeMetadata:
+    """:meth:`HeliconeMetadata.from_headers` for a dict whose names are already lower-case.
+
+    The transport's ``plain_headers`` builds such a dict; this is the per-request path, so
+    it skips the copy.
+    """
+    get = lowered.get
+    cache = _NO_CACHE
+    cache_raw = get("helicone-cache")
+    bucket_raw = get("helicone-cache-bucket-idx")
+    latency_raw = get("helicone-cache-latency")
+    if cache_raw is not None or bucket_raw is not None or latency_raw is not None:
+        cache = CacheInfo(_cache_hit(cache_raw), _to_index(bucket_raw), _to_float(latency_raw))
+    rate_limit = None
+    if not _RATE_LIMIT_KEYS.isdisjoint(lowered):
+        rate_limit = RateLimitInfo(
+            _to_float(get("helicone-ratelimit-limit")),
+            _to_float(get("helicone-ratelimit-remaining")),
+            _last(get("helicone-ratelimit-policy")),
+            _to_wait(get("helicone-ratelimit-reset")),
         )
+    return HeliconeMetadata(
+        request_id=_pick_request_id(get("helicone-id"), sent_request_id),
+        cache=cache,
+        rate_limit=rate_limit,
+        provider=_last(get("helicone-provider")),
+        model=_last(get("helicone-model")),
+        gateway_mode=_last(get("helicone-gateway-mode")),
+        status=_last(get("helicone-status")),
+        headers=lowered,
+    )

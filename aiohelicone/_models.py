@@ -1,4 +1,4 @@
-"""Response models: frozen, slotted attrs records that mirror the OpenAI wire format.
+"""Layer 0 (core): response models: frozen, slotted attrs records mirroring the OpenAI wire format.
 
 They have no ``__weakref__`` slot, so that ``_converter.py`` can build them through an
 unfrozen twin of the same layout (the hot path of every answer and stream chunk).

@@ -1,4 +1,4 @@
-"""The cloud gateway's ``model`` field, parsed into typed targets (no I/O).
+"""Layer 0 (core): the cloud gateway's ``model`` field, parsed into typed targets (no I/O).
 
 The gateway reads ``model`` as a comma-separated chain (helicone-api.md §2; Helicone's
 ``SimpleAIGateway.parseAndPrepareRequest`` and ``provider-helpers.parseModelString``)::

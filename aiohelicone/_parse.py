@@ -1,4 +1,4 @@
-"""Structured outputs read back into attrs classes (pure, no I/O).
+"""Layer 0 (core): structured outputs read back into attrs classes (pure, no I/O).
 
 :func:`parse_chat_completion` takes a :class:`ChatCompletion` (streamed and accumulated, or
 not) and the attrs class its content was asked to follow (``_schema.response_format_for``),

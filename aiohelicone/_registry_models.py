@@ -1,4 +1,4 @@
-"""Helicone's model registry (``GET /v1/public/model-registry/models``) as attrs records.
+"""Layer 0 (core): Helicone's model registry (``GET /v1/public/model-registry/models``).
 
 The REST API's ``ModelRegistryController`` (valhalla/jawn) answers a Result whose ``data`` is
 ``{"models": [...], "total": n, "filters": {...}}``. Each model has an ``id`` (the name model
@@ -6,7 +6,7 @@ strings use: ``gpt-4o-mini``), ``contextLength``, ``maxOutput``, ``inputModaliti
 ``outputModalities``, ``supportedParameters`` and one entry per provider endpoint, whose
 ``pricing`` is in **USD per million tokens** (``prompt``, ``completion``; ``cacheRead``,
 ``cacheWrite``... when the endpoint has them). Names are the wire's (camelCase), so that the
-records round-trip; unknown keys are kept in ``extra`` as in ``_models.py``.
+records (frozen attrs) round-trip; unknown keys are kept in ``extra`` as in ``_models.py``.
 """
 
 from __future__ import annotations

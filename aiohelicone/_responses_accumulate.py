@@ -1,4 +1,4 @@
-"""The :class:`Response` a stream of Responses events amounts to (pure, no I/O).
+"""Layer 0 (core): the :class:`Response` a stream of Responses events amounts to (pure, no I/O).
 
 :class:`ResponseAccumulator` has the interface the stream classes of ``_streaming.py``
 expect of an accumulator (``add``, ``chunks``, ``finished``, ``result()``), plus what is

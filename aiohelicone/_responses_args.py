@@ -1,4 +1,4 @@
-"""Checks of ``responses.create``'s arguments, and the JSON body they become (no I/O).
+"""Layer 0 (core): ``responses.create``'s argument checks, and the JSON body they become (no I/O).
 
 As in ``_arguments.py``: each check raises :class:`InvalidInputError` naming the argument
 before anything is sent, and OpenAI's parameters are sent only when given. The checks are

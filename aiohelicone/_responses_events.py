@@ -1,4 +1,4 @@
-"""Typed events of a Responses API stream, parsed from (SSE ``event:`` name, JSON data).
+"""Layer 0 (core): typed events of a Responses API stream, from (SSE ``event:`` name, JSON data).
 
 A Responses stream is ``event: <type>`` / ``data: {"type": "<type>", ...}`` pairs, with a
 ``sequence_number`` in each event, and no ``data: [DONE]`` at the end (OpenAI's order: the

@@ -1,4 +1,4 @@
-"""Models of the Responses API (``POST /v1/responses``): frozen, slotted attrs records.
+"""Layer 0 (core): models of the Responses API (``POST /v1/responses``): frozen attrs records.
 
 They mirror openai-python's ``openai.types.responses`` shapes (``Response``,
 ``ResponseOutputMessage``, ``ResponseReasoningItem``, ``ResponseFunctionToolCall``...) and

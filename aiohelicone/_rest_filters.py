@@ -1,4 +1,4 @@
-"""Filters and sort orders of Helicone's REST query endpoints (no I/O).
+"""Layer 0 (core): filters and sort orders of Helicone's REST query endpoints (no I/O).
 
 Request queries only accept filters wrapped in a table key: a leaf
 ``{"model": {"equals": ...}}`` without ``{"request_response_rmt": ...}`` around it silently

@@ -1,4 +1,4 @@
-"""Records of Helicone's REST API: logged requests, sessions, user metrics; the pager.
+"""Layer 0 (core): REST API records: logged requests, sessions, user metrics; the pager.
 
 Rows come from ClickHouse or Postgres, so the readers here are lenient: 64-bit integers may
 arrive quoted, dates as ISO 8601 or ClickHouse's ``2026-11-27 14:00:35.123``, JSON columns as

@@ -1,4 +1,4 @@
-"""Where Helicone's REST API lives (kept apart from ``_rest.py`` so that building a client
+"""Layer 0 (core): where Helicone's REST API lives (apart from ``_rest.py``, so that a client
 does not import the REST resources: they load on first use of ``client.requests``)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""JSON schemas for OpenAI *strict* structured outputs, generated from attrs classes (pure).
+"""Layer 0 (core): JSON schemas for *strict* structured outputs, made from attrs classes (pure).
 
 Strict mode (``"strict": true``) accepts a subset of JSON Schema, and this module produces
 only that subset:

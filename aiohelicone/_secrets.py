@@ -1,4 +1,4 @@
-"""The keys this process sends, and the one function that masks them in errors (no I/O).
+"""Layer 0 (core): the keys this process sends, and the one function masking them in errors.
 
 A server may echo the request's headers in an error body (``{"error": "bad key",
 "headers": {"authorization": "Bearer sk-..."}}``, a plain-text debug page), and that body

@@ -20,7 +20,6 @@ those: a stream class is passed in (:class:`StreamClass`), as openai-python's
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, overload
@@ -38,9 +37,16 @@ from ._exceptions import (
     reports_error,
 )
 from ._header_values import check_headers
-from ._helicone import HeliconeOptions, resolve_helicone
+from ._helicone import HeliconeOptions
+from ._helicone_resolve import resolve_helicone
 from ._retry import RetryPolicy
 from ._secrets import register as register_secrets
+from ._send_call import NO_OPTIONS as NO_OPTIONS
+from ._send_call import Call as Call
+from ._send_call import RequestOptions as RequestOptions
+from ._send_call import check_extra_body, check_query
+from ._send_call import check_retries as check_retries
+from ._send_call import encode as encode
 from ._timeouts import StreamTimeouts, TimeoutArg
 from ._transport import RawResponse, StreamingResponse, Transport, default_timeout, make_timeout
 
@@ -69,91 +75,14 @@ S_co = TypeVar("S_co", covariant=True)
 OnRetry: TypeAlias = Callable[[APIError, int, float], object]
 
 
-@attrs.frozen
-class RequestOptions:
-    """The per-call options every ``create`` takes, bundled once (see the resources).
-
-    ``fallback`` and ``fallback_deadline`` are read by the resources when they route a
-    model chain; the rest shape the request itself (:meth:`Sender.prepare`).
-    """
-
-    helicone: HeliconeOptions | None = None
-    metadata: Mapping[str, Any] | None = None
-    extra_headers: Mapping[str, str] | None = None
-    extra_query: Mapping[str, Any] | None = None
-    extra_body: Mapping[str, Any] | None = None
-    timeout: TimeoutArg = "default"
-    max_retries: int | None = None
-    stream_timeouts: StreamTimeouts | None = None
-    fallback: object = None
-    fallback_deadline: float | None = None
-
-
-#: A call with no per-call options.
-NO_OPTIONS = RequestOptions()
-
-
-@attrs.frozen
-class Call:
-    """One prepared request: everything needed to send it, and to send it again.
-
-    Attributes:
-        timeout: the httpx2 timeout (None: the transport's); for a stream its read
-            timeout is already the stream's idle budget.
-        stream: the stream budgets, for a stream request (None otherwise).
-    """
-
-    method: str
-    path: str
-    content: bytes | None
-    headers: Mapping[str, str]
-    request_id: str | None
-    timeout: httpx2.Timeout | None
-    params: Mapping[str, Any] | None
-    retry: RetryPolicy
-    stream: StreamTimeouts | None = None
-
-
 class StreamClass(Protocol[S_co]):
     """What ``stream_cls`` is: a class that opens itself over a sender (``AsyncStream``)."""
 
     def open(self, sender: Sender, call: Call) -> Awaitable[S_co]: ...
 
 
-def _json_default(value: object) -> Any:
-    raise TypeError(f"a value of type {type(value).__name__} is not JSON serialisable")
-
-
-def encode(body: Mapping[str, Any]) -> bytes:
-    """The compact JSON of a request body.
-
-    Raises:
-        InvalidInputError: (field ``body``) a value JSON cannot carry (NaN, an object).
-    """
-    try:
-        return json.dumps(
-            body, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-        ).encode()
-    except ValueError as exc:
-        raise InvalidInputError("body", "contains a non-finite number (NaN or infinity)") from exc
-    except TypeError as exc:
-        raise InvalidInputError("body", str(exc)) from exc
-
-
-def check_retries(value: object) -> int:
-    """A ``max_retries`` argument, checked.
-
-    Raises:
-        InvalidInputError: not a non-negative int.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError("max_retries", f"must be a non-negative int, got {value!r}")
-    return value
-
-
 _POSTHOG_HEADER = "Helicone-Posthog-Key"
 _POSTHOG_HEADER_LOWER = _POSTHOG_HEADER.lower()
-_QUERY_SCALARS = (str, int, float, bool)
 
 
 def _call_timeout(value: object) -> httpx2.Timeout | None:
@@ -164,37 +93,6 @@ def _call_timeout(value: object) -> httpx2.Timeout | None:
         return make_timeout(value)
     except TypeError as exc:
         raise InvalidInputError("timeout", str(exc).removeprefix("timeout ")) from None
-
-
-def _check_query(query: object) -> None:
-    """``extra_query``: str keys, values of the types a query string can say."""
-    if not isinstance(query, Mapping):
-        raise InvalidInputError(
-            "extra_query", f"must be a mapping of str to values, not {type(query).__name__}"
-        )
-    for key, value in query.items():
-        if not isinstance(key, str):
-            raise InvalidInputError("extra_query", f"keys must be str, got {type(key).__name__}")
-        items = value if isinstance(value, list | tuple) else (value,)
-        for item in items:
-            # None is sent as an empty value by httpx2; anything else would go out as its
-            # str(), an object's repr included.
-            if item is not None and not isinstance(item, _QUERY_SCALARS):
-                raise InvalidInputError(
-                    f"extra_query[{key!r}]",
-                    f"must be a str, int, float, bool or None (or a list of them), "
-                    f"not {type(item).__name__}",
-                )
-
-
-def _check_extra_body(extra_body: object) -> None:
-    if not isinstance(extra_body, Mapping):
-        raise InvalidInputError(
-            "extra_body", f"must be a mapping of str to values, not {type(extra_body).__name__}"
-        )
-    for key in extra_body:
-        if not isinstance(key, str):
-            raise InvalidInputError("extra_body", f"keys must be str, got {type(key).__name__}")
 
 
 def _with_read_timeout(timeout: httpx2.Timeout | None, read: float) -> httpx2.Timeout:
@@ -371,7 +269,7 @@ class Sender:
                 headers = {**headers, **checked}
         extra_query = options.extra_query
         if extra_query is not None:
-            _check_query(extra_query)
+            check_query(extra_query)
         stream_timeouts = options.stream_timeouts
         if stream_timeouts is not None and not isinstance(stream_timeouts, StreamTimeouts):
             raise InvalidInputError(
@@ -384,7 +282,7 @@ class Sender:
                 body["metadata"] = resolved.body_metadata
             extra_body = options.extra_body
             if extra_body is not None:
-                _check_extra_body(extra_body)
+                check_extra_body(extra_body)
                 body.update(extra_body)
             content = encode(body)
         call = self._call(

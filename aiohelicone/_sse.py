@@ -1,4 +1,4 @@
-"""A sans-I/O decoder for Server-Sent Events (``text/event-stream``).
+"""Layer 0 (core): a sans-I/O decoder for Server-Sent Events (``text/event-stream``).
 
 The decoder turns the raw bytes of a response body into :class:`ServerSentEvent` records,
 following the WHATWG HTML Living Standard, §9.2.5 "Parsing an event stream" and §9.2.6

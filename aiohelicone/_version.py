@@ -1,4 +1,4 @@
-"""The package version, read from the installed distribution's metadata when available."""
+"""Layer 0 (core): the package version, from the installed distribution's metadata if any."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The body of a Helicone webhook delivery, as frozen attrs records (no I/O).
+"""Layer 0 (core): the body of a Helicone webhook delivery, as frozen attrs records (no I/O).
 
 The fields are those docs/features/webhooks.mdx documents (the "enhanced" payload, sent when
 the webhook's *include data* setting is on): ``request_id``, ``user_id`` (only when the request

@@ -1,4 +1,4 @@
-"""The ``aiohelicone`` command line (also ``python -m aiohelicone``).
+"""Layer 9 (command line): the ``aiohelicone`` command line (also ``python -m aiohelicone``).
 
 Commands:
     demo         run the seed's scenarios against the embedded fake gateway (no key, no network)

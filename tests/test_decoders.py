@@ -177,7 +177,7 @@ def without_optional_decoders(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     """As if brotli and backports.zstd were not installed."""
     accept_encoding.cache_clear()
     monkeypatch.setattr(_decoders, "_brotli", lambda: None)
-    monkeypatch.setattr(_decoders, "_zstd", lambda: None)
+    monkeypatch.setattr(_decoders, "zstd_module", lambda: None)
     yield
     accept_encoding.cache_clear()
 

@@ -20,9 +20,8 @@ from aiohelicone._helicone import (
     HeliconeOptions,
     RateLimitInfo,
     RateLimitPolicy,
-    ResolvedHelicone,
-    resolve_helicone,
 )
+from aiohelicone._helicone_resolve import ResolvedHelicone, resolve_helicone
 from aiohelicone._retry import MAX_WAIT
 
 RID = "0b6a2f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b"

@@ -168,6 +168,9 @@ async def test_incomplete_is_a_typed_error(stream: bool, client: AsyncHelicone) 
         await parse_both(client, stream, text_format=Invoice, max_output_tokens=4)
     assert caught.value.raw and caught.value.target == "Invoice"
     assert caught.value.completion.incomplete_details.reason == "max_output_tokens"
+    tokens = caught.value.completion.usage.output_tokens
+    assert f"after {tokens} output tokens" in str(caught.value)
+    assert "max_output_tokens" in str(caught.value) and "finish_reason" not in str(caught.value)
 
 
 async def test_content_filter_is_a_typed_error(client: AsyncHelicone, gateway: FakeGateway) -> None:

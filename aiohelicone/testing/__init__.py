@@ -1,4 +1,4 @@
-"""Test your code against a faithful offline Helicone AI gateway.
+"""Layer 8 (test kit): test your code against a faithful offline Helicone AI gateway.
 
 ``FakeGateway`` is a plain ASGI app that behaves like the Helicone AI gateway (auth, model
 strings with fallbacks and exclusions, the error envelope and its status rules, chat

@@ -1,4 +1,4 @@
-"""The fake gateway's response cache (helicone-api.md §3 and §4).
+"""Layer 8 (test kit): the fake gateway's response cache (helicone-api.md §3 and §4).
 
 Semantics taken from the worker (util/cache/cacheFunctions.ts): the key hashes the cache
 seed, the path, the body text and the ``Helicone-Cache-*``/``Helicone-Auth``/

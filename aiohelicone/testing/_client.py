@@ -1,4 +1,4 @@
-"""An ``AsyncHelicone`` wired to a :class:`FakeGateway`: in process, or over loopback.
+"""Layer 8 (test kit): an ``AsyncHelicone`` wired to a :class:`FakeGateway` (in process, loopback).
 
 Two ways, for two kinds of test:
 

@@ -1,4 +1,4 @@
-"""Compress a planned answer as a compressing proxy in front of the gateway would.
+"""Layer 8 (test kit): compress a planned answer as a compressing proxy would.
 
 A proxy (a CDN, a corporate gateway) that compresses an answer sets ``Content-Encoding``,
 drops the upstream ``Content-Length`` (the server frames the new body: a one-piece answer
@@ -37,9 +37,9 @@ class _Encoder:
 
             self._obj = brotli.Compressor()
         elif coding == "zstd":
-            from aiohelicone._decoders import _zstd
+            from aiohelicone._decoders import zstd_module
 
-            zstd = _zstd()
+            zstd = zstd_module()
             if zstd is None:
                 raise ImportError("zstd compression needs backports.zstd (or Python 3.14)")
             self._zstd = zstd

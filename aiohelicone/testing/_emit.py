@@ -1,4 +1,4 @@
-"""Turn a planned answer into ASGI messages, watching for the client going away.
+"""Layer 8 (test kit): turn a planned answer into ASGI messages, watching for the client going away.
 
 The gateway first plans an answer as a list of steps (pure data); :func:`emit` then plays
 it. Aborting a connection needs server support: servers that offer the ASGI extension

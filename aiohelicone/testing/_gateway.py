@@ -1,4 +1,4 @@
-"""``FakeGateway``: an offline, deterministic Helicone AI gateway as a plain ASGI 3 app.
+"""Layer 8 (test kit): ``FakeGateway``: an offline, deterministic Helicone gateway, an ASGI 3 app.
 
 Behaviour follows ../shared/helicone-api.md (the "doc" below). Choices made where the doc is
 silent or UNCERTAIN, all deliberate:
@@ -35,40 +35,58 @@ silent or UNCERTAIN, all deliberate:
 from __future__ import annotations
 
 import inspect
-import json
 import random
-import re
 import time
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-
-import attrs
 
 from ._cache import CacheConfigError, CachedResponse, CacheSettings, ResponseCache, cache_key
 from ._cache import cache_settings as read_cache_settings
-from ._emit import Abort, Body, Receive, Scope, Send, Sleep, Start, Step, emit, read_body, response
+from ._emit import Abort, Receive, Scope, Send, Sleep, Start, Step, emit, read_body, response
+from ._gateway_answers import (
+    envelope_answer,
+    mark_served,
+    passthrough_fail,
+    rate_limited_answer,
+    replay_answer,
+    success_headers,
+)
+from ._gateway_rules import (
+    INVALID_BODY,
+    INVALID_MODEL_TYPE,
+    METHOD_NOT_ALLOWED,
+    MODELS_PATHS,
+    NO_PROVIDERS,
+    REPLAYED_HEADERS,
+    Script,
+    cacheable,
+    fail_body,
+    header_pairs,
+    helicone_id,
+    js_truthy,
+    lifespan,
+    note_attempt,
+    outcome_kind,
+    parse_json,
+    segment_value,
+    text_answer,
+)
 from ._outcomes import (
     Compressed,
     Delay,
     Fail,
-    InStreamError,
     InsufficientCredits,
     Outcome,
     RawResponse,
     Reply,
     Reset,
     Respond,
-    SlowDrip,
-    Stall,
-    TruncatedStream,
 )
 from ._plan import raw_steps, reply_of, shape
-from ._provider import Answer, Provider, chat_format_problem
-from ._ratelimit import RateLimiter, RateLimitPolicy, parse_policy
-from ._records import AttemptRecord, RequestRecord
+from ._provider import Provider, chat_format_problem
+from ._ratelimit import RateLimiter, parse_policy
+from ._records import RequestRecord
 from ._registry import (
     DEFAULT_MODELS,
     MODEL_ALIASES,
@@ -83,11 +101,8 @@ from ._responses import responses_format_problem
 from ._rest_api import RestAPI, first_body_delay
 from ._wire import (
     JSON_TYPE,
-    TEXT_TYPE,
     AttemptError,
     dumps,
-    envelope,
-    openai_error,
     provider_message,
 )
 
@@ -95,21 +110,6 @@ if TYPE_CHECKING:
     from ._server import LoopbackServer
 
 __all__ = ["FakeGateway", "echo"]
-
-INVALID_BODY = "Invalid body or missing model. See supported models at https://helicone.ai/models"
-INVALID_MODEL_TYPE = (
-    "Invalid model type. Model must be a string. See supported models at https://helicone.ai/models"
-)
-NO_PROVIDERS = (
-    "No available providers for the requested models. "
-    "Check provider names and see supported models at https://helicone.ai/models"
-)
-METHOD_NOT_ALLOWED = "Method not allowed. AI Gateway only accepts POST requests."
-LEGACY_RATE_LIMITED = "Helicone user was rate limit via Helicone-RateLimit-Policy header"
-MODELS_PATHS = frozenset({"/v1/models", "/models"})
-_UUID_RE = re.compile(
-    r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE
-)
 
 
 def echo(record: RequestRecord) -> str:
@@ -123,52 +123,6 @@ def echo(record: RequestRecord) -> str:
     """
     text = record.last_user_message
     return f"You said: {text}" if text else "Hello from the fake Helicone gateway."
-
-
-def _strict_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # JSON.parse refuses NaN and Infinity
-
-
-def _parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body, parse_constant=_strict_constant)
-    except ValueError:
-        return None
-
-
-def _js_truthy(value: object) -> bool:
-    if isinstance(value, (dict, list)):
-        return True
-    return bool(value)
-
-
-def _header_pairs(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", []):
-        name = bytes(raw_name).decode("latin-1").lower()
-        value = bytes(raw_value).decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
-
-
-@attrs.define
-class _Script:
-    outcomes: tuple[Outcome, ...]
-    repeat: bool
-    position: int = 0
-
-    def next(self) -> Outcome | None:
-        if self.position < len(self.outcomes):
-            self.position += 1
-            return self.outcomes[self.position - 1]
-        if self.repeat and self.outcomes:
-            self.position = 1
-            return self.outcomes[0]
-        return None
-
-    @property
-    def remaining(self) -> int:
-        return len(self.outcomes) - self.position
 
 
 class FakeGateway:
@@ -255,7 +209,7 @@ class FakeGateway:
         self._stream_interval = stream_interval
         self._cost = request_cost_cents
         self._seed = seed
-        self._scripts: dict[str, _Script] = {}
+        self._scripts: dict[str, Script] = {}
         self._cache = ResponseCache(clock, random.Random(seed))
         self._limiter = RateLimiter(clock)
         self.rest = RestAPI(self.requests, self._api_keys)
@@ -286,7 +240,7 @@ class FakeGateway:
             )
         if repeat and not outcomes:
             raise ValueError("repeat=True needs at least one outcome")
-        self._scripts[target] = _Script(tuple(outcomes), repeat)
+        self._scripts[target] = Script(tuple(outcomes), repeat)
 
     def remaining(self, target: str) -> int:
         """How many scripted outcomes of ``target`` are not used yet (0 if unscripted)."""
@@ -356,7 +310,7 @@ class FakeGateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI 3 entry point (``http`` and ``lifespan`` scopes)."""
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -378,8 +332,8 @@ class FakeGateway:
     # -- request handling -------------------------------------------------------------------
 
     def _record(self, scope: Scope, body: bytes) -> RequestRecord:
-        headers = _header_pairs(scope)
-        data = _parse_json(body)
+        headers = header_pairs(scope)
+        data = parse_json(body)
         user = headers.get("helicone-user-id")
         if user is None and isinstance(data, dict) and isinstance(data.get("user"), str):
             user = data["user"]
@@ -409,32 +363,32 @@ class FakeGateway:
             record.endpoint = "models"
             return response(200, JSON_TYPE, dumps(self._models_list()))
         if record.method != "POST":
-            return _text(405, METHOD_NOT_ALLOWED, ("allow", "POST, GET"))
+            return text_answer(405, METHOD_NOT_ALLOWED, ("allow", "POST, GET"))
         endpoint = self._endpoint(record.path)
         record.endpoint = endpoint
         refusal = self._authenticate(record.headers, endpoint)
         if refusal is not None:
-            return _text(401, refusal)
+            return text_answer(401, refusal)
         prompt_error = self.rest.expand_prompt(record) if endpoint == "chat" else None
         if prompt_error is not None:
             return prompt_error
         data = record.json
-        if not isinstance(data, dict) or not _js_truthy(data.get("model")):
-            return _text(400, INVALID_BODY)
+        if not isinstance(data, dict) or not js_truthy(data.get("model")):
+            return text_answer(400, INVALID_BODY)
         if not isinstance(data["model"], str):
-            return _text(400, INVALID_MODEL_TYPE)
+            return text_answer(400, INVALID_MODEL_TYPE)
         try:
             specs, excluded = parse_model_field(data["model"])
             cache = read_cache_settings(record.headers)
         except (ModelStringError, CacheConfigError) as exc:
             status = 500 if isinstance(exc, CacheConfigError) else 400
-            return _text(status, str(exc))
+            return text_answer(status, str(exc))
         attempts, notes = build_attempts(specs, excluded, self._models, self._byok, self._aliases)
         record.notes.extend(notes)
-        record.helicone_id = _helicone_id(record.headers.get("helicone-request-id"))
+        record.helicone_id = helicone_id(record.headers.get("helicone-request-id"))
         if not attempts:
             error = AttemptError("request_failed", NO_PROVIDERS, 400, "No available providers")
-            return self._envelope([error])
+            return envelope_answer([error])
         return await self._walk(record, endpoint, attempts, cache)
 
     def _endpoint(self, path: str) -> str:
@@ -487,7 +441,7 @@ class FakeGateway:
         errors: list[AttemptError] = []
         prefix: list[Step] = []
         policy = parse_policy(record.headers.get("helicone-ratelimit-policy"))
-        segment = None if policy is None else _segment_value(policy, record)
+        segment = None if policy is None else segment_value(policy, record)
         key = None
         if cache is not None:
             key = cache_key(cache, record.path, record.body, record.json, record.headers)
@@ -502,7 +456,7 @@ class FakeGateway:
                 if problem is not None:
                     # The gateway records schema failures without a source.
                     errors.append(AttemptError("invalid_format", problem, 400))
-                    _note(record, attempt, "invalid_format", 400)
+                    note_attempt(record, attempt, "invalid_format", 400)
                     continue
 
             limit_headers: tuple[tuple[str, str], ...] = ()
@@ -511,20 +465,25 @@ class FakeGateway:
                 limit_headers = result.headers
                 if not result.allowed:
                     record.rate_limited = True
-                    _note(record, attempt, "rate_limited", 429)
+                    note_attempt(record, attempt, "rate_limited", 429)
                     error = AttemptError(
                         "rate_limited", "Request failed with status 429", 429, attempt.source
                     )
                     if not errors:
-                        return prefix + self._rate_limited(error, limit_headers)
+                        return prefix + rate_limited_answer(
+                            error,
+                            limit_headers,
+                            passthrough=self._passthrough,
+                            limit_headers_on_429=self._limit_headers_on_429,
+                        )
                     errors.append(error)
                     continue
 
             if cache is not None and key is not None and cache.read:
                 hit = self._cache.lookup(key, cache.bucket_size)
                 if hit is not None:
-                    _note(record, attempt, "cache_hit", 200)
-                    return prefix + self._replay(record, *hit)
+                    note_attempt(record, attempt, "cache_hit", 200)
+                    return prefix + replay_answer(record, *hit)
                 record.cache = "MISS"
 
             outcome, sleeps = await self._resolve(self._next_outcome(attempt), record)
@@ -534,13 +493,13 @@ class FakeGateway:
             )
             if isinstance(result_steps, AttemptError):
                 if isinstance(outcome, InsufficientCredits) and not errors:
-                    return prefix + self._envelope([result_steps])
+                    return prefix + envelope_answer([result_steps])
                 errors.append(result_steps)
                 continue
             if policy is not None and segment is not None:
                 self._limiter.record_cost(policy, segment, self._cost)
             return prefix + result_steps
-        return prefix + self._envelope(errors)
+        return prefix + envelope_answer(errors)
 
     def _next_outcome(self, attempt: Attempt) -> Outcome:
         for key in (attempt.target, attempt.model, attempt.provider, "*"):
@@ -581,48 +540,48 @@ class FakeGateway:
         prefix: Sequence[Step],
     ) -> list[Step] | AttemptError:
         if isinstance(outcome, Fail):
-            _note(record, attempt, "fail", outcome.status)
+            note_attempt(record, attempt, "fail", outcome.status)
             if self._passthrough:
-                return self._passthrough_fail(outcome, record)
-            body = _fail_body(outcome)
+                return passthrough_fail(outcome, record)
+            body = fail_body(outcome)
             message = provider_message(body, outcome.status)
             return AttemptError("request_failed", message, outcome.status, attempt.source)
         if isinstance(outcome, InsufficientCredits):
-            _note(record, attempt, "insufficient_credits", 429)
+            note_attempt(record, attempt, "insufficient_credits", 429)
             return AttemptError(
                 "insufficient_credit_limit", "Insufficient credits", 429, attempt.source
             )
         if isinstance(outcome, Reset):
-            _note(record, attempt, "reset", None)
+            note_attempt(record, attempt, "reset", None)
             return [Abort()]
         if isinstance(outcome, RawResponse):
-            _note(record, attempt, "raw", outcome.status)
-            self._served(record, attempt)
+            note_attempt(record, attempt, "raw", outcome.status)
+            mark_served(record, attempt)
             return raw_steps(outcome)
 
         reply = reply_of(outcome)
         answer = self._provider.answer(reply, attempt, record, endpoint)
         if isinstance(answer, AttemptError):
-            _note(record, attempt, "fail", answer.status)
+            note_attempt(record, attempt, "fail", answer.status)
             if self._passthrough:
                 fail = Fail(answer.status, message=answer.message)
-                return self._passthrough_fail(fail, record)
+                return passthrough_fail(fail, record)
             return answer
 
-        _note(record, attempt, _kind(outcome), 200)
-        self._served(record, attempt)
+        note_attempt(record, attempt, outcome_kind(outcome), 200)
+        mark_served(record, attempt)
         record.response_events = answer.events
-        headers = self._success_headers(record, attempt, answer, limit_headers, cache, reply)
+        headers = success_headers(record, attempt, answer, limit_headers, cache, reply)
         start = Start(200, headers)
         events = list(answer.events)
         steps = shape(
             outcome, start, events, answer.stream, self._stream_interval, answer.error_event
         )
-        if cache is not None and key is not None and cache.save and _cacheable(outcome):
+        if cache is not None and key is not None and cache.save and cacheable(outcome):
             latency = sum(s.seconds for s in (*prefix, *steps) if isinstance(s, Sleep))
             stored = CachedResponse(
                 status=200,
-                headers=tuple(h for h in headers if h[0] in _REPLAYED_HEADERS),
+                headers=tuple(h for h in headers if h[0] in REPLAYED_HEADERS),
                 chunks=tuple(events),
                 latency_ms=round(latency * 1000),
                 expires_at=self.clock() + cache.ttl,
@@ -631,147 +590,3 @@ class FakeGateway:
         return steps
 
     # -- answers ----------------------------------------------------------------------------
-
-    def _served(self, record: RequestRecord, attempt: Attempt) -> None:
-        record.provider = attempt.provider
-        record.provider_model = attempt.provider_model
-        record.gateway_mode = attempt.mode.upper()
-
-    def _success_headers(
-        self,
-        record: RequestRecord,
-        attempt: Attempt,
-        answer: Answer,
-        limit_headers: tuple[tuple[str, str], ...],
-        cache: CacheSettings | None,
-        reply: Reply,
-    ) -> tuple[tuple[str, str], ...]:
-        headers = [
-            ("content-type", answer.content_type),
-            ("helicone-id", record.helicone_id or str(uuid.uuid4())),
-            ("helicone-status", "success"),
-            ("helicone-provider", attempt.provider),
-            ("helicone-model", attempt.provider_model),
-            ("helicone-gateway-mode", attempt.mode.upper()),
-            *limit_headers,
-        ]
-        if cache is not None and cache.read:
-            headers.append(("helicone-cache", "MISS"))
-        headers.extend((reply.headers or {}).items())
-        return tuple(headers)
-
-    def _replay(self, record: RequestRecord, index: int, hit: CachedResponse) -> list[Step]:
-        record.cache = "HIT"
-        record.response_events = hit.chunks
-        stored = dict(hit.headers)
-        record.provider = stored.get("helicone-provider")
-        record.provider_model = stored.get("helicone-model")
-        record.gateway_mode = stored.get("helicone-gateway-mode")
-        headers = (
-            *hit.headers,
-            ("helicone-id", record.helicone_id or str(uuid.uuid4())),
-            ("helicone-cache", "HIT"),
-            ("helicone-cache-bucket-idx", str(index)),
-            ("helicone-cache-latency", str(hit.latency_ms)),
-        )
-        return [Start(hit.status, headers), *map(Body, hit.chunks)]
-
-    def _envelope(self, errors: Sequence[AttemptError]) -> list[Step]:
-        status, body = envelope(errors)
-        return response(status, JSON_TYPE, body)
-
-    def _rate_limited(
-        self, error: AttemptError, limit_headers: tuple[tuple[str, str], ...]
-    ) -> list[Step]:
-        extra = (("x-helicone-error", "rate_limited"), *limit_headers)
-        if self._passthrough:
-            return response(429, JSON_TYPE, dumps({"message": LEGACY_RATE_LIMITED}), *extra)
-        status, body = envelope([error])
-        return response(status, JSON_TYPE, body, *(extra if self._limit_headers_on_429 else ()))
-
-    def _passthrough_fail(self, fail: Fail, record: RequestRecord) -> list[Step]:
-        headers = [("content-type", fail.content_type or JSON_TYPE)]
-        headers.extend((k, v) for k, v in (fail.headers or {}).items() if k != "content-type")
-        headers.append(("helicone-id", record.helicone_id or str(uuid.uuid4())))
-        return [Start(fail.status, tuple(headers)), Body(_fail_body(fail))]
-
-
-_REPLAYED_HEADERS = frozenset(
-    {
-        "content-type",
-        "helicone-status",
-        "helicone-provider",
-        "helicone-model",
-        "helicone-gateway-mode",
-    }
-)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-def _text(status: int, text: str, *headers: tuple[str, str]) -> list[Step]:
-    return response(status, TEXT_TYPE, text.encode(), *headers)
-
-
-def _helicone_id(requested: str | None) -> str:
-    # getValidUUID: anything but a v1-5 UUID is silently replaced by a random one.
-    if requested is not None and _UUID_RE.match(requested.strip()):
-        return requested.strip().lower()
-    return str(uuid.uuid4())
-
-
-def _segment_value(policy: RateLimitPolicy, record: RequestRecord) -> str | None:
-    if policy.segment is None:
-        return "global"
-    if policy.segment == "user":
-        return record.user_id
-    return record.properties.get(policy.segment)
-
-
-def _note(record: RequestRecord, attempt: Attempt, outcome: str, status: int | None) -> None:
-    record.attempts.append(
-        AttemptRecord(
-            attempt.source, attempt.provider, attempt.model, attempt.provider_model, outcome, status
-        )
-    )
-
-
-def _fail_body(fail: Fail) -> bytes:
-    if fail.body is None:
-        message = fail.message or _phrase(fail.status)
-        return dumps(openai_error(message, fail.status))
-    if isinstance(fail.body, bytes):
-        return fail.body
-    if isinstance(fail.body, str):
-        return fail.body.encode()
-    return dumps(dict(fail.body))
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return f"HTTP {status}"
-
-
-def _kind(outcome: Outcome) -> str:
-    names = {
-        Reply: "reply",
-        Stall: "stall",
-        SlowDrip: "slow_drip",
-        TruncatedStream: "truncated_stream",
-        InStreamError: "in_stream_error",
-    }
-    return names.get(type(outcome), type(outcome).__name__.lower())
-
-
-def _cacheable(outcome: Outcome) -> bool:
-    return isinstance(outcome, (Reply, SlowDrip))

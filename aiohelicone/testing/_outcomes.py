@@ -1,4 +1,4 @@
-"""Scripted outcomes: what one gateway attempt does, for :meth:`FakeGateway.script`.
+"""Layer 8 (test kit): scripted outcomes: what one attempt does (:meth:`FakeGateway.script`).
 
 Two families:
 
@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import attrs
-
-from ._records import RequestRecord
 
 __all__ = [
     "Compressed",
@@ -302,7 +300,9 @@ class Respond:
         func: called with the :class:`RequestRecord`; may be a coroutine function.
     """
 
-    func: Callable[[RequestRecord], Outcome | str | Awaitable[Outcome | str]]
+    # The record is typed Any here: ``_records`` names :class:`Compressed` for its
+    # ``compression`` field, and importing it back would close an import cycle.
+    func: Callable[[Any], Outcome | str | Awaitable[Outcome | str]]
 
 
 Outcome: TypeAlias = (

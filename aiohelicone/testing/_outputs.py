@@ -1,4 +1,4 @@
-"""Reasoning and image outputs of the fake provider, in the gateway's wire shapes (pure).
+"""Layer 8 (test kit): the fake provider's reasoning and image outputs, in wire shapes (pure).
 
 When the fake answers with them (``Provider`` asks :func:`outputs_for`):
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from ._wire import pieces
+from ._deltas import pieces
 
 __all__ = ["IMAGE_MODELS", "REASONING_MODELS", "ExtraOutput", "outputs_for", "png_data_url"]
 

@@ -1,4 +1,4 @@
-"""How each scripted outcome lays an answer out on the wire, as :mod:`._emit` steps."""
+"""Layer 8 (test kit): how each outcome lays an answer out on the wire, as :mod:`._emit` steps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fake gateway's prompt store (Helicone 2025 prompts; helicone-api.md §3.1).
+"""Layer 8 (test kit): the fake gateway's prompt store (helicone-api.md §3.1).
 
 A chat request with ``prompt_id`` is expanded before routing: the stored body is merged in
 and its ``{{hc:name:type}}`` variables are filled from ``inputs``, with Jawn's JavaScript

@@ -1,4 +1,4 @@
-"""What the fake *provider* answers for one attempt (pure; no I/O).
+"""Layer 8 (test kit): what the fake *provider* answers for one attempt (pure; no I/O).
 
 The gateway decides which attempt runs; this module builds that attempt's successful
 answer (chat, legacy completion or embeddings, JSON or SSE), or the error the provider

@@ -1,4 +1,4 @@
-"""``Helicone-RateLimit-Policy`` as the gateway enforces it (helicone-api.md §3, §4).
+"""Layer 8 (test kit): ``Helicone-RateLimit-Policy`` as the gateway enforces it (§3, §4).
 
 Policy grammar and bucket arithmetic follow worker/src/lib/rate-limit (policyParser.ts,
 bucketClient.ts, BucketRateLimiterDO.ts): a token bucket of ``quota`` tokens refilled at

@@ -1,4 +1,4 @@
-"""What the fake gateway remembers about each request, for assertions."""
+"""Layer 8 (test kit): what the fake gateway remembers about each request, for assertions."""
 
 from __future__ import annotations
 

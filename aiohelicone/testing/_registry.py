@@ -1,4 +1,4 @@
-"""The fake gateway's model registry and model-string routing (pure, no I/O).
+"""Layer 8 (test kit): the fake gateway's model registry and model-string routing (pure, no I/O).
 
 Mirrors ../shared/helicone-api.md §2 (SimpleAIGateway ``parseAndPrepareRequest`` and
 AttemptBuilder): the ``model`` field is split on ``,``; ``!provider`` parts are global

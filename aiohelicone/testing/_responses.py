@@ -1,4 +1,4 @@
-"""The fake provider's Responses API answers (``POST /v1/responses``); pure, no I/O.
+"""Layer 8 (test kit): the fake provider's Responses API answers (``/v1/responses``; pure).
 
 The gateway routes, rate-limits, caches and scripts a Responses request exactly as a chat
 request (``_gateway.py``); this module builds the successful answer of one attempt:
@@ -36,11 +36,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ._deltas import fragments, pieces
 from ._outcomes import Reply, ToolCall
 from ._records import RequestRecord, content_text
 from ._registry import Attempt
 from ._structured import instance_of
-from ._wire import JSON_TYPE, SSE_TYPE, count_tokens, dumps, fragments, pieces, truncate_tokens
+from ._wire import JSON_TYPE, SSE_TYPE, count_tokens, dumps, truncate_tokens
 
 __all__ = [
     "RESPONSES_PROVIDERS",

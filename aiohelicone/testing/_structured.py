@@ -1,4 +1,4 @@
-"""Schema-following answers of the fake provider: structured outputs and tool calls (pure).
+"""Layer 8 (test kit): schema-following answers: structured outputs and tool calls (pure).
 
 When a chat body asks for structure and no :class:`Reply` scripts the answer:
 

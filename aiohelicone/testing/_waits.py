@@ -1,4 +1,4 @@
-"""The public switch that removes retry sleeps, for users' tests (stamina's ``set_testing``)."""
+"""Layer 8 (test kit): the public switch removing retry sleeps for users' tests (stamina-style)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire formats of the fake gateway: OpenAI bodies, SSE chunks and the error envelope.
+"""Layer 8 (test kit): the fake's wire formats: OpenAI bodies, SSE chunks, the error envelope.
 
 Pure functions (no I/O). Shapes follow the OpenAI API as the gateway normalises it
 (../shared/helicone-api.md §5.2 and §6): compact JSON, chat streams that always end with a
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._deltas import fragments, pieces
 from ._outcomes import ToolCall
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ TEXT_TYPE = "text/plain;charset=UTF-8"
 # A "token" is a run of word characters or one punctuation mark: deterministic and close
 # enough to real tokenisers for usage assertions.
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-_PIECE_RE = re.compile(r"\s*\S+")
 
 
 def dumps(value: object) -> bytes:
@@ -56,25 +56,6 @@ def truncate_tokens(text: str, limit: int) -> str:
     if len(matches) <= limit:
         return text
     return text[: matches[limit - 1].end()] if limit > 0 else ""
-
-
-def pieces(text: str) -> list[str]:
-    """Split a text into stream deltas, one word (with its leading space) each."""
-    found = _PIECE_RE.findall(text)
-    if not found:
-        return [text] if text else []
-    trailing = text[sum(map(len, found)) :]
-    if trailing:
-        found[-1] += trailing
-    return found
-
-
-def fragments(text: str, count: int = 3) -> list[str]:
-    """Split a tool call's arguments into ``count`` roughly equal fragments."""
-    if not text:
-        return []
-    size = max(1, math.ceil(len(text) / count))
-    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 @attrs.frozen
