@@ -159,6 +159,9 @@ if _typing.TYPE_CHECKING:
     from ._responses_parse import text_format_for as text_format_for
     from ._responses_stream import ResponseStream as ResponseStream
     from ._rest_connection import HeliconeAPIError as HeliconeAPIError
+    from ._rest_errors import InvalidTokenError as InvalidTokenError
+    from ._rest_errors import RestAuthenticationError as RestAuthenticationError
+    from ._rest_errors import RestRateLimitError as RestRateLimitError
     from ._rest_filters import RequestFilter as RequestFilter
     from ._rest_records import AsyncPager as AsyncPager
     from ._rest_records import LoggedRequest as LoggedRequest
@@ -182,6 +185,7 @@ _LAZY: dict[str, str] = {
     "GroupStats": "_analytics",
     "HeliconeAPIError": "_rest_connection",
     "IncompleteDetails": "_responses_models",
+    "InvalidTokenError": "_rest_errors",
     "LatencyStats": "_analytics",
     "LoggedRequest": "_rest_records",
     "ModelRegistry": "_registry_models",
@@ -196,6 +200,8 @@ _LAZY: dict[str, str] = {
     "RegistryPricing": "_registry_models",
     "Report": "_analytics",
     "RequestFilter": "_rest_filters",
+    "RestAuthenticationError": "_rest_errors",
+    "RestRateLimitError": "_rest_errors",
     "Response": "_responses_models",
     "ResponseCompletedEvent": "_responses_events",
     "ResponseContentPartAddedEvent": "_responses_events",

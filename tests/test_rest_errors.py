@@ -4,11 +4,18 @@ typed errors the client raises for them (401 JSON, 400 ``Invalid token.``, 429, 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx2
 import pytest
 
-from aiohelicone._exceptions import AuthenticationError, BadRequestError, RateLimitError
+from aiohelicone import (
+    APIStatusError,
+    AsyncHelicone,
+    AuthenticationError,
+    BadRequestError,
+    RateLimitError,
+)
 from aiohelicone._rest_errors import (
     InvalidTokenError,
     RestAuthenticationError,
@@ -16,7 +23,7 @@ from aiohelicone._rest_errors import (
     rest_status_error,
 )
 from aiohelicone._retry import retry_after_seconds
-from aiohelicone.testing import FakeGateway, no_retry_waits
+from aiohelicone.testing import FakeGateway, LoopbackServer, no_retry_waits
 
 pytestmark = pytest.mark.anyio
 
@@ -150,3 +157,93 @@ def test_rest_status_error_types_each_refusal() -> None:
         9.0,
     )
     assert limited.reason == "rest_api_limit" and limited.helicone_generated
+
+
+# -- end to end through the public client, over loopback -------------------------------------
+
+
+def _client(server: LoopbackServer, key: str, **options: Any) -> AsyncHelicone:
+    return AsyncHelicone(
+        api_key=key, base_url=f"{server.url}/v1", rest_base_url=server.url, **options
+    )
+
+
+def _assert_no_secret(error: BaseException, key: str) -> None:
+    assert isinstance(error, APIStatusError)
+    for text in (str(error), repr(error), repr(error.body), repr(dict(error.headers))):
+        assert key not in text
+
+
+async def test_read_only_key_gets_a_typed_401_with_the_write_hint(
+    server: LoopbackServer,
+) -> None:
+    """A query (a POST) with a read-only key: RestAuthenticationError saying why; GETs work."""
+    async with _client(server, KEY) as writer:
+        done = await writer.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    async with _client(server, READ_ONLY) as reader:
+        with pytest.raises(RestAuthenticationError) as refused:
+            await reader.requests.count()
+        logged = await reader.requests.get(done)
+    error = refused.value
+    assert isinstance(error, AuthenticationError)
+    assert error.status_code == 401 and error.trace == "isAuthenticated.error"
+    assert error.write_permission_hint and "write permission" in str(error)
+    assert done.helicone is not None and logged.request_id == done.helicone.request_id
+    _assert_no_secret(error, READ_ONLY)
+
+
+async def test_unknown_key_and_garbled_token(server: LoopbackServer) -> None:
+    """An unknown key is a 401 RestAuthenticationError; a non-key token is InvalidTokenError."""
+    unknown = "sk-helicone-unknown-1234567-1234567-1234567"
+    async with _client(server, unknown) as client:
+        with pytest.raises(RestAuthenticationError) as refused:
+            await client.sessions.feedback("s1", True)
+    _assert_no_secret(refused.value, unknown)
+    async with _client(server, "garbled-token-value") as client:
+        with pytest.raises(InvalidTokenError) as garbled:
+            await client.requests.count()
+    assert garbled.value.status_code == 400 and isinstance(garbled.value, BadRequestError)
+    _assert_no_secret(garbled.value, "garbled-token-value")
+
+
+async def test_rate_limit_wait_is_honoured_by_the_retry(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A 429 with Retry-After is retried after exactly the server's wait, then succeeds."""
+    now = [5_000.0]
+    gateway.rest.wall_clock = lambda: now[0]
+    gateway.rest.gate.rate_limit(1, window=30)
+    seen: list[tuple[type[BaseException], float | None, float]] = []
+
+    def on_retry(error: BaseException, retry: int, wait: float) -> None:
+        seen.append((type(error), getattr(error, "retry_after", None), wait))
+        now[0] += wait  # the fake's window passes while the client waits
+
+    async with _client(server, KEY, on_retry=on_retry) as client:
+        assert await client.requests.count() == 0
+        now[0] += 5
+        assert await client.requests.count() == 0
+    assert len(seen) == 1
+    kind, retry_after, wait = seen[0]
+    assert issubclass(kind, RateLimitError) and retry_after == 25 and wait == 25
+
+
+async def test_rate_limit_longer_than_max_retry_after_raises_at_once(
+    server: LoopbackServer, gateway: FakeGateway
+) -> None:
+    """A reset beyond max_retry_after is not slept through: RestRateLimitError, not retried."""
+    gateway.rest.gate.rate_limit(1, window=300)
+    async with _client(server, KEY) as client:
+        await client.requests.count()
+        before = len(gateway.requests)
+        with pytest.raises(RestRateLimitError) as limited:
+            await client.requests.count()
+    error = limited.value
+    assert len(gateway.requests) == before + 1  # no retry
+    assert error.retry_after is not None and 295 <= error.retry_after <= 300
+    assert (error.limit, error.remaining) == (1, 0)
+    assert error.reason == "rest_api_limit" and error.helicone_generated
+    assert isinstance(error, RateLimitError)
+    _assert_no_secret(error, KEY)
