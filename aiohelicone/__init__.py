@@ -167,6 +167,7 @@ if _typing.TYPE_CHECKING:
     from ._rest_records import LoggedRequest as LoggedRequest
     from ._rest_records import SessionSummary as SessionSummary
     from ._rest_records import UserMetrics as UserMetrics
+    from ._session_names import SessionName as SessionName
     from .webhooks import WebhookError as WebhookError
     from .webhooks import WebhookPayloadError as WebhookPayloadError
     from .webhooks import WebhookSignatureError as WebhookSignatureError
@@ -232,6 +233,7 @@ _LAZY: dict[str, str] = {
     "ResponseTextDeltaEvent": "_responses_events",
     "ResponseTextDoneEvent": "_responses_events",
     "ResponseUsage": "_responses_models",
+    "SessionName": "_session_names",
     "SessionSummary": "_rest_records",
     "UnknownContentPart": "_responses_models",
     "UnknownOutputItem": "_responses_models",
