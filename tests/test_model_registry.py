@@ -234,3 +234,17 @@ async def test_report_marks_estimates_end_to_end(
     assert groups["gpt-4o-mini"].estimated == 0 and groups["gpt-4o-mini"].cost > 0
     assert json.dumps(report.as_dict())  # JSON-ready, estimates included
     assert report.as_dict()["total"]["estimated_requests"] == 1
+
+
+async def test_registry_follows_a_custom_fake_registry() -> None:
+    """A FakeGateway built with models= serves those models in its registry."""
+    from aiohelicone.testing import ModelInfo
+
+    custom = FakeGateway(models={"my-model": ModelInfo({"groq": "my-model-v1"})})
+    async with (
+        serve(custom) as running,
+        AsyncHelicone(api_key=KEY, base_url=f"{running.url}/v1", rest_base_url=running.url) as made,
+    ):
+        registry = await made.models.registry()
+    assert [m.id for m in registry.models] == ["my-model"]
+    assert [e.provider for e in registry.models[0].endpoints] == ["groq"]
