@@ -167,6 +167,8 @@ if _typing.TYPE_CHECKING:
     from ._rest_records import LoggedRequest as LoggedRequest
     from ._rest_records import SessionSummary as SessionSummary
     from ._rest_records import UserMetrics as UserMetrics
+    from ._session_names import HistogramBin as HistogramBin
+    from ._session_names import SessionMetrics as SessionMetrics
     from ._session_names import SessionName as SessionName
     from .webhooks import WebhookError as WebhookError
     from .webhooks import WebhookPayloadError as WebhookPayloadError
@@ -185,6 +187,7 @@ _LAZY: dict[str, str] = {
     "FallbackPolicy": "_fallback",
     "GroupStats": "_analytics",
     "HeliconeAPIError": "_rest_connection",
+    "HistogramBin": "_session_names",
     "IncompleteDetails": "_responses_models",
     "InvalidTokenError": "_rest_errors",
     "LatencyStats": "_analytics",
@@ -233,6 +236,7 @@ _LAZY: dict[str, str] = {
     "ResponseTextDeltaEvent": "_responses_events",
     "ResponseTextDoneEvent": "_responses_events",
     "ResponseUsage": "_responses_models",
+    "SessionMetrics": "_session_names",
     "SessionName": "_session_names",
     "SessionSummary": "_rest_records",
     "UnknownContentPart": "_responses_models",

@@ -4,7 +4,7 @@ The gateway call is half of Helicone; this module is the other half (../shared/h
 §7)::
 
     client.requests.feedback / score / set_property / get / query / count
-    client.sessions.feedback / query / names / tag / set_tag
+    client.sessions.feedback / query / names / metrics / tag / set_tag
     client.users.metrics
 
 The parts: ``_rest_connection.py`` sends (the client's pool, retry policy and error map,
@@ -76,8 +76,10 @@ from ._rest_url import (
 from ._rest_url import (
     resolve_rest_base_url as resolve_rest_base_url,
 )
+from ._session_names import HistogramBin as HistogramBin
+from ._session_names import SessionMetrics as SessionMetrics
 from ._session_names import SessionName as SessionName
-from ._session_names import check_tag, names_body, read_names, read_tag
+from ._session_names import check_tag, metrics_body, names_body, read_names, read_tag
 
 if TYPE_CHECKING:
     import httpx2
@@ -464,6 +466,50 @@ class Sessions(_RestResource):
             "POST", "v1/session/name/query", body=body, timeout=timeout, max_retries=max_retries
         )
         return read_names(data)
+
+    async def metrics(
+        self,
+        *,
+        name: str | None = None,
+        since: datetime | timedelta | None = None,
+        until: datetime | None = None,
+        filter: FilterArg = None,
+        percentile: Literal["p50", "p75", "p95", "p99", "p99.9"] = "p75",
+        timezone_difference: int = 0,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+    ) -> SessionMetrics:
+        """How sessions are distributed (``POST /v1/session/metrics/query``).
+
+        Histograms of requests, duration and cost per session (of the sessions at or
+        below ``percentile``, so outliers do not flatten the bins), and their means.
+
+        Args:
+            name: only sessions with this ``Helicone-Session-Name``.
+            since, until, filter, timezone_difference: as for :meth:`names`.
+            percentile: the cut-off of the histograms.
+            timeout, max_retries: per call.
+
+        Returns:
+            The :class:`SessionMetrics`.
+
+        Raises:
+            InvalidInputError: a bad argument.
+            APIStatusError, HeliconeAPIError, APIConnectionError,
+            APIResponseValidationError: see the module docstring.
+        """
+        body = metrics_body(
+            name=name,
+            since=since,
+            until=until,
+            filter_json=filter_json(filter),
+            timezone_difference=timezone_difference,
+            percentile=percentile,
+        )
+        data = await self._rest.call(
+            "POST", "v1/session/metrics/query", body=body, timeout=timeout, max_retries=max_retries
+        )
+        return SessionMetrics.from_json(data)
 
     async def tag(
         self,

@@ -8,10 +8,12 @@ What the REST API offers beyond ``POST /v1/session/query`` and session feedback
 - ``GET /v1/session/{id}/tag`` / ``POST /v1/session/{id}/tag`` ``{"tag": str}``: one tag per
   session (the newest one set wins; None when none was set).
 
-Per-user metrics are ``client.users.metrics`` (``POST /v1/user/metrics/query``). Session
-*metrics* (``POST /v1/session/metrics/query``) are histograms for the dashboard and are not
-wrapped. This module builds the bodies and reads the answers; ``Sessions`` (``_rest.py``)
-sends them.
+- ``POST /v1/session/metrics/query``: the distribution of requests, duration (seconds) and
+  cost per session, as ClickHouse ``histogram(10)`` bins of the sessions at or below a
+  percentile (``p75`` by default), and each one's mean over all sessions.
+
+Per-user metrics are ``client.users.metrics`` (``POST /v1/user/metrics/query``). This module
+builds the bodies and reads the answers; ``Sessions`` (``_rest.py``) sends them.
 """
 
 from __future__ import annotations
@@ -27,12 +29,19 @@ from ._rest_records import _datetime, _float, _str, int_or_none
 
 __all__ = [
     "MAX_TAG_LENGTH",
+    "PERCENTILES",
+    "HistogramBin",
+    "SessionMetrics",
     "SessionName",
     "check_tag",
+    "metrics_body",
     "names_body",
     "read_names",
     "read_tag",
 ]
+
+#: The percentiles ``POST /v1/session/metrics/query`` accepts as ``pSize``.
+PERCENTILES = ("p50", "p75", "p95", "p99", "p99.9")
 
 #: The longest tag accepted here (Helicone documents no limit; tags are labels).
 MAX_TAG_LENGTH = 1000
@@ -68,6 +77,109 @@ class SessionName:
             avg_latency_ms=_float(row.get("avg_latency")),
             raw=dict(row),
         )
+
+
+@attrs.frozen
+class HistogramBin:
+    """One bin of a session histogram: ``count`` sessions with a value in ``[start, end]``.
+
+    ``count`` is ClickHouse's (approximate, adaptive ``histogram(10)``) weight.
+    """
+
+    start: float
+    end: float
+    count: float
+
+
+def _bins(value: object) -> tuple[HistogramBin, ...]:
+    if not isinstance(value, list):
+        return ()
+    bins = []
+    for row in value:
+        if isinstance(row, Mapping):
+            start, end = _float(row.get("range_start")), _float(row.get("range_end"))
+            count = _float(row.get("value"))
+            if start is not None and end is not None and count is not None:
+                bins.append(HistogramBin(start, end, count))
+    return tuple(bins)
+
+
+def _average(value: object) -> float | None:
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return _float(value[0].get("average"))
+    return None
+
+
+@attrs.frozen
+class SessionMetrics:
+    """How sessions are distributed (``POST /v1/session/metrics/query``).
+
+    Attributes:
+        requests_per_session, duration_seconds, cost_usd: histograms of the sessions at or
+            below the percentile asked for.
+        average_requests, average_duration_seconds, average_cost_usd: means over all the
+            sessions matched (None when there were none).
+        raw: the whole answer.
+    """
+
+    requests_per_session: tuple[HistogramBin, ...] = ()
+    duration_seconds: tuple[HistogramBin, ...] = ()
+    cost_usd: tuple[HistogramBin, ...] = ()
+    average_requests: float | None = None
+    average_duration_seconds: float | None = None
+    average_cost_usd: float | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @classmethod
+    def from_json(cls, data: Any) -> SessionMetrics:
+        """Read the answer's ``data``.
+
+        Raises:
+            APIResponseValidationError: not an object.
+        """
+        if not isinstance(data, Mapping):
+            raise APIResponseValidationError(
+                "The REST API's session metrics are not an object", status_code=200, body=data
+            )
+        average = data.get("average")
+        average = average if isinstance(average, Mapping) else {}
+        return cls(
+            requests_per_session=_bins(data.get("session_count")),
+            duration_seconds=_bins(data.get("session_duration")),
+            cost_usd=_bins(data.get("session_cost")),
+            average_requests=_average(average.get("session_count")),
+            average_duration_seconds=_average(average.get("session_duration")),
+            average_cost_usd=_average(average.get("session_cost")),
+            raw=dict(data),
+        )
+
+
+def metrics_body(
+    *,
+    name: str | None,
+    since: datetime | timedelta | None,
+    until: datetime | None,
+    filter_json: Any,
+    timezone_difference: int,
+    percentile: str,
+) -> dict[str, Any]:
+    """The body of ``POST /v1/session/metrics/query``.
+
+    Raises:
+        InvalidInputError: as for :func:`names_body`, or ``percentile`` is not one of
+            :data:`PERCENTILES`.
+    """
+    if percentile not in PERCENTILES:
+        raise InvalidInputError("percentile", f"must be one of {', '.join(PERCENTILES)}")
+    body = names_body(
+        name=name,
+        since=since,
+        until=until,
+        filter_json=filter_json,
+        timezone_difference=timezone_difference,
+    )
+    body["pSize"] = percentile
+    return body
 
 
 def _window(since: datetime | timedelta | None, until: datetime | None) -> dict[str, int] | None:

@@ -79,3 +79,26 @@ def test_pure_parts() -> None:
     assert read_tag(None) is None
     row = SessionName.from_json({"name": None, "session_count": "3", "avg_latency": "1.5"})
     assert (row.name, row.session_count, row.avg_latency_ms) == ("", 3, 1.5)
+
+
+async def test_session_metrics_over_the_fakes_sessions(
+    client: AsyncHelicone, gateway: FakeGateway
+) -> None:
+    """Requests per session: s1 has 2, s2 and s3 one each; means over all, a name filter."""
+    from aiohelicone import SessionMetrics
+
+    await _traffic(client)
+    metrics = await client.sessions.metrics(percentile="p99")
+    assert isinstance(metrics, SessionMetrics)
+    assert metrics.average_requests == pytest.approx(4 / 3)
+    # Bins hold the sessions at or below the (interpolated) 99th percentile, 1.98 requests:
+    # the two one-request sessions, as ClickHouse's `agg_value <= p_value` keeps them.
+    assert [(b.start, b.end, b.count) for b in metrics.requests_per_session] == [(1, 1, 2)]
+    assert metrics.average_cost_usd is not None and metrics.average_cost_usd > 0
+    assert metrics.average_duration_seconds is not None
+    checkout = await client.sessions.metrics(name="checkout", percentile="p99")
+    assert checkout.average_requests == pytest.approx(1.5)
+    body = gateway.requests[-1].json
+    assert isinstance(body, dict) and body["pSize"] == "p99"
+    with pytest.raises(InvalidInputError, match="percentile"):
+        await client.sessions.metrics(percentile="p42")  # type: ignore[arg-type]

@@ -67,7 +67,7 @@ from ._rest_rows import (
     result,
     sorted_rows,
 )
-from ._session_tags import SessionTags, session_names
+from ._session_tags import SessionTags, session_metrics, session_names
 from ._wire import JSON_TYPE, TEXT_TYPE, dumps
 
 __all__ = [
@@ -281,6 +281,7 @@ class RestAPI:
                 "/v1/request/count/query": self._count,
                 "/v1/session/query": self._sessions,
                 "/v1/session/name/query": self._session_names,
+                "/v1/session/metrics/query": self._session_metrics,
                 "/v1/user/metrics/query": self._users,
             }.get(path)
             if handler is not None:
@@ -383,6 +384,9 @@ class RestAPI:
 
     def _session_names(self, body: Any) -> list[Step]:
         return session_names(self._rows(bodies=False), body)
+
+    def _session_metrics(self, body: Any) -> list[Step]:
+        return session_metrics(self._rows(bodies=False), body)
 
     def _users(self, body: Any) -> list[Step]:
         return user_metrics(self._rows(bodies=False), body, ignore_offset=self.ignore_offset)
