@@ -59,11 +59,7 @@ from ._exceptions import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
-    APITimeoutError,
     ContentDecodingError,
-    StreamDeadlineError,
-    StreamFirstEventTimeoutError,
-    StreamIdleTimeoutError,
     StreamInterruptedError,
     StreamTruncatedError,
     error_in_answer,
@@ -72,6 +68,7 @@ from ._exceptions import (
 from ._json import loads_function
 from ._metadata import HeliconeMetadata
 from ._sse import SSEDecodeError, SSEDecoder
+from ._stream_errors import decoding_cut, interrupted, read_error, truncated
 from ._stream_open import read_whole, send_stream, whole_answer, whole_answer_data
 from ._timeouts import StreamTimeouts
 
@@ -217,19 +214,15 @@ class AsyncStream(Generic[T]):
         return item
 
     def _interrupted(self, cause: APIError) -> StreamInterruptedError:
-        # Content already reached the caller: replaying another model would splice two
-        # answers together, so the failure is reported with what arrived.
-        target = self._fallback_target or "?"
-        error = StreamInterruptedError(
-            f"The stream from {target} failed after {self._acc.chunks} chunks; nothing was "
-            f"replayed from another target: {cause.message}",
+        # Content already reached the caller: the failure is reported with what arrived.
+        return interrupted(
+            cause,
+            target=self._fallback_target or "?",
+            chunks=self._acc.chunks,
             partial=self.accumulated,
-            target=target,
-            cause=cause,
             request_id=self.request_id,
+            helicone=self.helicone,
         )
-        error.helicone = self.helicone
-        return error
 
     async def _read_ahead(self) -> None:
         """Read, without yielding, until a chunk with content (or the end) is pending.
@@ -297,40 +290,19 @@ class AsyncStream(Generic[T]):
 
     def _read_error(self, exc: TimeoutError | APIConnectionError) -> APIError:
         """The error to raise for a failed read of the body."""
-        if not isinstance(exc, APIConnectionError):  # a deadline of ours (anyio.fail_after)
-            import anyio
+        past_deadline = False
+        if not isinstance(exc, APIConnectionError) and self._deadline is not None:
+            import anyio  # a deadline of ours (anyio.fail_after): which one?
 
-            if self._deadline is not None and anyio.current_time() >= self._deadline:
-                return StreamDeadlineError(
-                    "The stream ran past its total deadline.", request_id=self.request_id
-                )
-            return StreamFirstEventTimeoutError(
-                "No event arrived within the first-event timeout.", request_id=self.request_id
-            )
-        if isinstance(exc, APITimeoutError):
-            if self._acc.chunks == 0:
-                return StreamFirstEventTimeoutError(
-                    "No event arrived within the read timeout.", request_id=self.request_id
-                )
-            return StreamIdleTimeoutError(
-                "The stream was idle for longer than its read (idle) timeout after "
-                f"{self._acc.chunks} chunks.",
-                request_id=self.request_id,
-            )
-        return APIConnectionError(
-            f"The connection broke after {self._acc.chunks} chunks: {exc.message}",
-            request_id=self.request_id,
+            past_deadline = anyio.current_time() >= self._deadline
+        return read_error(
+            exc, chunks=self._acc.chunks, past_deadline=past_deadline, request_id=self.request_id
         )
 
     def _decoding_cut(self, exc: ContentDecodingError) -> StreamTruncatedError:
         """A compressed body that broke mid-stream: a cut stream, with what arrived."""
-        problem = getattr(exc.__cause__, "problem", exc.message)
-        return StreamTruncatedError(
-            f"The stream ended after {self._acc.chunks} chunks: its {exc.encoding!r} body "
-            f"could not be decoded further: {problem}.",
-            partial=self._acc.result(),
-            chunks=self._acc.chunks,
-            request_id=self.request_id,
+        return decoding_cut(
+            exc, chunks=self._acc.chunks, partial=self._acc.result(), request_id=self.request_id
         )
 
     @staticmethod
@@ -385,13 +357,8 @@ class AsyncStream(Generic[T]):
 
     def _truncated(self) -> StreamTruncatedError:
         """The error for a body that ended before the stream finished."""
-        partial = self._acc.result()
-        return StreamTruncatedError(
-            f"The stream ended after {self._acc.chunks} chunks, before [DONE] and before "
-            "every choice had a finish_reason.",
-            partial=partial,
-            chunks=self._acc.chunks,
-            request_id=self.request_id,
+        return truncated(
+            chunks=self._acc.chunks, partial=self._acc.result(), request_id=self.request_id
         )
 
     async def _drain(self) -> None:

@@ -61,6 +61,7 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
                 "_analytics",
                 "_governor",
                 "_fallback_policy",
+                "_stream_errors",
             }
         ),
     ),
