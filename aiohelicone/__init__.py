@@ -77,10 +77,10 @@ from ._retry import RetryPolicy as RetryPolicy
 from ._schema import SchemaError as SchemaError
 from ._schema import function_tool_for as function_tool_for
 from ._schema import response_format_for as response_format_for
-from ._streaming import AsyncStream as AsyncStream
+from ._stream_base import AsyncStream as AsyncStream
 from ._streaming import ChatCompletionStream as ChatCompletionStream
 from ._streaming import CompletionStream as CompletionStream
-from ._streaming import StreamTimeouts as StreamTimeouts
+from ._timeouts import StreamTimeouts as StreamTimeouts
 from ._version import __version__ as __version__
 
 if _typing.TYPE_CHECKING:
@@ -95,10 +95,10 @@ if _typing.TYPE_CHECKING:
     from ._batch import run_batch as run_batch
     from ._batch_items import BatchRequest as BatchRequest
     from ._batch_items import BatchResult as BatchResult
-    from ._fallback import Attempt as Attempt
-    from ._fallback import CoolDown as CoolDown
-    from ._fallback import FallbackPolicy as FallbackPolicy
-    from ._fallback import should_fall_back as should_fall_back
+    from ._fallback_policy import Attempt as Attempt
+    from ._fallback_policy import CoolDown as CoolDown
+    from ._fallback_policy import FallbackPolicy as FallbackPolicy
+    from ._fallback_policy import should_fall_back as should_fall_back
     from ._registry_models import ModelRegistry as ModelRegistry
     from ._registry_models import RegistryEndpoint as RegistryEndpoint
     from ._registry_models import RegistryModel as RegistryModel
@@ -179,12 +179,12 @@ if _typing.TYPE_CHECKING:
 # checkers, and tests/test_public_api.py checks that the two agree.
 _LAZY: dict[str, str] = {
     "AsyncPager": "_rest_records",
-    "Attempt": "_fallback",
+    "Attempt": "_fallback_policy",
     "BatchRequest": "_batch_items",
     "BatchResult": "_batch_items",
     "BatchRun": "_batch",
-    "CoolDown": "_fallback",
-    "FallbackPolicy": "_fallback",
+    "CoolDown": "_fallback_policy",
+    "FallbackPolicy": "_fallback_policy",
     "GroupStats": "_analytics",
     "HeliconeAPIError": "_rest_connection",
     "HistogramBin": "_session_names",
@@ -252,7 +252,7 @@ _LAZY: dict[str, str] = {
     "parse_response": "_responses_parse",
     "responses_function_tool_for": "_responses_parse",
     "run_batch": "_batch",
-    "should_fall_back": "_fallback",
+    "should_fall_back": "_fallback_policy",
     "summarize": "_analytics",
     "text_format_for": "_responses_parse",
 }

@@ -4,7 +4,7 @@
 parts arrive interleaved by ``index``, reasoning text, reasoning blocks merged by ``index``,
 images, several choices, the usage of the final chunk) into a :class:`ChatCompletion`;
 :class:`CompletionAccumulator` does the same for text completions. The stream object
-(``_streaming.py``) feeds them and reports what they hold when a stream breaks or ends early.
+(``_stream_base.py``) feeds them and reports what they hold when a stream breaks or ends early.
 """
 
 from __future__ import annotations

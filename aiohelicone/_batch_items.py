@@ -3,8 +3,8 @@
 A :class:`BatchRequest` checks its body when it is built, with the function its endpoint's
 ``create()`` builds its body with (:func:`check_body`), so a bad body is refused before the
 batch starts rather than becoming a failure after others were sent. Pure as it is, this
-module sits in the batch layer, not the core: :func:`check_body` checks ``fallback`` with
-``_fallback.resolve_policy`` (layer 4).
+module sits in the batch layer, next to the engine it feeds; :func:`check_body` checks
+``fallback`` with ``_fallback_policy.resolve_policy`` (layer 0).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def check_body(endpoint: Endpoint, body: Mapping[str, Any]) -> None:
         if metadata is not None:
             split_metadata(metadata)
         if body.get("fallback") is not None or body.get("fallback_deadline") is not None:
-            from ._fallback import FallbackPolicy, resolve_policy
+            from ._fallback_policy import FallbackPolicy, resolve_policy
 
             resolve_policy(FallbackPolicy(), body.get("fallback"), body.get("fallback_deadline"))
     except InvalidInputError as exc:

@@ -34,7 +34,7 @@ from ._streaming import ChatCompletionStream
 if TYPE_CHECKING:
     from typing import Unpack
 
-    from ._fallback import ChainPlan, FallbackMode, FallbackPolicy
+    from ._fallback_policy import ChainPlan, FallbackMode, FallbackPolicy
     from ._helicone import HeliconeOptions
     from ._routing import Router
     from ._send import Sender

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
     from ._metadata import HeliconeMetadata
     from ._models import ChatCompletionChunk
-    from ._streaming import AsyncStream, ChatCompletionStream
+    from ._stream_base import AsyncStream
+    from ._streaming import ChatCompletionStream
 
 __all__ = ["ParsedChatCompletionStream", "ParsedStream", "attrs_tools", "structured_request"]
 

@@ -43,7 +43,7 @@ from ._transport import (
 if TYPE_CHECKING:
     import httpx2
 
-    from ._fallback import Attempt, FallbackMode, FallbackPolicy
+    from ._fallback_policy import Attempt, FallbackMode, FallbackPolicy
     from ._responses import Responses
     from ._rest import Requests, RestConnection, Sessions, Users
 

@@ -1,8 +1,8 @@
 """Layer 0 (core): reading answers in one place: JSON, typed models, status errors.
 
 Every body the client reads goes through here: whole gateway answers (``_send.py``), stream
-events and JSON bodies sent instead of a stream (``_streaming.py``), REST Results
-(``_rest_connection.py``). So there is one JSON loader (orjson when installed, see
+events (``_stream_base.py``) and JSON bodies sent instead of a stream (``_stream_open.py``),
+REST Results (``_rest_connection.py``). So there is one JSON loader (orjson when installed, see
 ``_json.py``), one way a body that is not JSON or not of the expected shape becomes an
 :class:`APIResponseValidationError` (chained to the parser's error, with an excerpt), and
 one place an error answer becomes its typed :class:`APIStatusError` with ``.helicone`` set.

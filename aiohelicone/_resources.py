@@ -21,7 +21,7 @@ from ._send import RequestOptions
 from ._streaming import CompletionStream
 
 if TYPE_CHECKING:
-    from ._fallback import ChainPlan, FallbackMode, FallbackPolicy
+    from ._fallback_policy import ChainPlan, FallbackMode, FallbackPolicy
     from ._helicone import HeliconeOptions
     from ._registry_models import ModelRegistry
     from ._rest_connection import RestConnection

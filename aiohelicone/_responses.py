@@ -42,7 +42,7 @@ from ._send import RequestOptions
 if TYPE_CHECKING:
     from typing import Unpack
 
-    from ._fallback import ChainPlan, FallbackMode, FallbackPolicy
+    from ._fallback_policy import ChainPlan, FallbackMode, FallbackPolicy
     from ._helicone import HeliconeOptions
     from ._timeouts import StreamTimeouts, TimeoutArg
 

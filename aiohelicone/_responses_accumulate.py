@@ -1,6 +1,6 @@
 """Layer 0 (core): the :class:`Response` a stream of Responses events amounts to (pure, no I/O).
 
-:class:`ResponseAccumulator` has the interface the stream classes of ``_streaming.py``
+:class:`ResponseAccumulator` has the interface the stream classes of ``_stream_base.py``
 expect of an accumulator (``add``, ``chunks``, ``finished``, ``result()``), plus what is
 particular to Responses streams (``terminal``, ``error``, :meth:`truncation_error`).
 

@@ -56,7 +56,7 @@ from ._responses_models import (
 from ._schema import function_tool_for, response_format_for
 
 if TYPE_CHECKING:
-    from ._fallback import FallbackMode, FallbackPolicy
+    from ._fallback_policy import FallbackMode, FallbackPolicy
     from ._helicone import HeliconeOptions
     from ._metadata import HeliconeMetadata
     from ._resources import ModelArg

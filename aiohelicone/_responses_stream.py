@@ -1,6 +1,6 @@
 """Layer 3 (streams): ``ResponseStream``, the stream of a ``responses.create(stream=True)``.
 
-It is an :class:`AsyncStream` (``_streaming.py``) with the same lifecycle and guarantees
+It is an :class:`AsyncStream` (``_stream_base.py``) with the same lifecycle and guarantees
 (``break``, cancellation and GC release the connection; :class:`StreamTimeouts` apply; a
 whole JSON answer that came instead of a stream is delivered as its terminal event). What
 differs from chat streams:
@@ -35,7 +35,7 @@ from ._responses_events import (
     parse_event,
 )
 from ._responses_models import Response
-from ._streaming import AsyncStream
+from ._stream_base import AsyncStream
 
 __all__ = ["ResponseStream"]
 

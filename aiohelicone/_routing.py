@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._fallback import Attempt, ChainPlan, FallbackMode, FallbackPolicy, TargetHealth
+    from ._fallback_policy import Attempt, ChainPlan, FallbackMode, FallbackPolicy, TargetHealth
     from ._modelstring import ModelChain
     from ._send import Call, RequestOptions, Sender, StreamClass
 
@@ -45,12 +45,13 @@ class Router:
         on_attempt: Callable[[Attempt], object] | None = None,
     ) -> None:
         self._sender = sender
-        # The fallback machinery (_fallback.py) loads when a chain first runs; until then the
-        # default policy is just its mode.
+        # The fallback policy (_fallback_policy.py) loads when one is set or a chain is first
+        # planned, the runner (_fallback.py) when a chain first runs; until then the default
+        # policy is just its mode.
         self._policy: FallbackPolicy | None = None
         self._mode: str = "client"
         if fallback != "client" or fallback_deadline is not None:
-            from ._fallback import FallbackPolicy, resolve_policy
+            from ._fallback_policy import FallbackPolicy, resolve_policy
 
             self._policy = resolve_policy(FallbackPolicy(), fallback, fallback_deadline)
             self._mode = self._policy.mode
@@ -69,7 +70,7 @@ class Router:
             len(chain.targets) == 1 or self._mode == "gateway"
         ):
             return None  # the fast path: nothing is built or imported
-        from ._fallback import ChainPlan, FallbackPolicy, resolve_policy
+        from ._fallback_policy import ChainPlan, FallbackPolicy, resolve_policy
 
         base = self._policy
         if base is None:
@@ -98,7 +99,8 @@ class Router:
             # extra_body replaced the model: send the request as the caller wrote it.
             return await sender.request(call, cast_to, stream_cls=stream_cls)
 
-        from ._fallback import TargetHealth, request_id_fixed, run_plan
+        from ._fallback import run_plan
+        from ._fallback_policy import TargetHealth, request_id_fixed
 
         def fixed() -> bool:
             return request_id_fixed(

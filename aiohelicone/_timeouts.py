@@ -1,7 +1,7 @@
 """Layer 0 (core): the timeout types every layer shares: ``TimeoutArg`` and ``StreamTimeouts``.
 
 Pure data, no I/O and no httpx2 import: the send path (``_send.py``) turns these into an
-``httpx2.Timeout`` when it prepares a call, and the streams (``_streaming.py``) watch the
+``httpx2.Timeout`` when it prepares a call, and the streams (``_stream_base.py``) watch the
 first-event and total budgets.
 """
 

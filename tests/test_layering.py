@@ -60,6 +60,8 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
                 "_rest_filters",
                 "_analytics",
                 "_governor",
+                "_fallback_policy",
+                "_stream_errors",
                 "_rest_errors",
                 "_session_names",
                 "_webhook_models",
@@ -72,7 +74,9 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
     2: ("send path", frozenset({"_send", "_send_call"})),
     3: (
         "streams and REST connection",
-        frozenset({"_streaming", "_responses_stream", "_rest_connection"}),
+        frozenset(
+            {"_stream_open", "_stream_base", "_streaming", "_responses_stream", "_rest_connection"}
+        ),
     ),
     4: ("fallback and REST", frozenset({"_fallback", "_routing", "_rest"})),
     5: (
