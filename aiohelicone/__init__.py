@@ -99,6 +99,10 @@ if _typing.TYPE_CHECKING:
     from ._fallback_policy import CoolDown as CoolDown
     from ._fallback_policy import FallbackPolicy as FallbackPolicy
     from ._fallback_policy import should_fall_back as should_fall_back
+    from ._registry_models import ModelRegistry as ModelRegistry
+    from ._registry_models import RegistryEndpoint as RegistryEndpoint
+    from ._registry_models import RegistryModel as RegistryModel
+    from ._registry_models import RegistryPricing as RegistryPricing
     from ._responses_events import ResponseCompletedEvent as ResponseCompletedEvent
     from ._responses_events import ResponseContentPartAddedEvent as ResponseContentPartAddedEvent
     from ._responses_events import ResponseContentPartDoneEvent as ResponseContentPartDoneEvent
@@ -155,11 +159,20 @@ if _typing.TYPE_CHECKING:
     from ._responses_parse import text_format_for as text_format_for
     from ._responses_stream import ResponseStream as ResponseStream
     from ._rest_connection import HeliconeAPIError as HeliconeAPIError
+    from ._rest_errors import InvalidTokenError as InvalidTokenError
+    from ._rest_errors import RestAuthenticationError as RestAuthenticationError
+    from ._rest_errors import RestRateLimitError as RestRateLimitError
     from ._rest_filters import RequestFilter as RequestFilter
     from ._rest_records import AsyncPager as AsyncPager
     from ._rest_records import LoggedRequest as LoggedRequest
     from ._rest_records import SessionSummary as SessionSummary
     from ._rest_records import UserMetrics as UserMetrics
+    from ._session_names import HistogramBin as HistogramBin
+    from ._session_names import SessionMetrics as SessionMetrics
+    from ._session_names import SessionName as SessionName
+    from .webhooks import WebhookError as WebhookError
+    from .webhooks import WebhookPayloadError as WebhookPayloadError
+    from .webhooks import WebhookSignatureError as WebhookSignatureError
 
 # The one list of the lazily loaded names (name -> module): __getattr__ loads from it, and
 # __all__ and __dir__ are built from it; the TYPE_CHECKING imports above repeat it for type
@@ -174,17 +187,25 @@ _LAZY: dict[str, str] = {
     "FallbackPolicy": "_fallback_policy",
     "GroupStats": "_analytics",
     "HeliconeAPIError": "_rest_connection",
+    "HistogramBin": "_session_names",
     "IncompleteDetails": "_responses_models",
+    "InvalidTokenError": "_rest_errors",
     "LatencyStats": "_analytics",
     "LoggedRequest": "_rest_records",
+    "ModelRegistry": "_registry_models",
     "ParsedResponse": "_responses_parse",
     "ParsedResponseFunctionToolCall": "_responses_parse",
     "ParsedResponseOutputMessage": "_responses_parse",
     "ParsedResponseOutputText": "_responses_parse",
     "ParsedResponseStream": "_responses_parse",
     "ReasoningSummaryPart": "_responses_models",
+    "RegistryEndpoint": "_registry_models",
+    "RegistryModel": "_registry_models",
+    "RegistryPricing": "_registry_models",
     "Report": "_analytics",
     "RequestFilter": "_rest_filters",
+    "RestAuthenticationError": "_rest_errors",
+    "RestRateLimitError": "_rest_errors",
     "Response": "_responses_models",
     "ResponseCompletedEvent": "_responses_events",
     "ResponseContentPartAddedEvent": "_responses_events",
@@ -215,12 +236,17 @@ _LAZY: dict[str, str] = {
     "ResponseTextDeltaEvent": "_responses_events",
     "ResponseTextDoneEvent": "_responses_events",
     "ResponseUsage": "_responses_models",
+    "SessionMetrics": "_session_names",
+    "SessionName": "_session_names",
     "SessionSummary": "_rest_records",
     "UnknownContentPart": "_responses_models",
     "UnknownOutputItem": "_responses_models",
     "UnknownResponseEvent": "_responses_events",
     "UserMetrics": "_rest_records",
     "VolumeBucket": "_analytics",
+    "WebhookError": "webhooks",
+    "WebhookPayloadError": "webhooks",
+    "WebhookSignatureError": "webhooks",
     "analyze": "_analytics",
     "collect_batch": "_batch",
     "parse_response": "_responses_parse",

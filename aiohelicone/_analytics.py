@@ -14,7 +14,11 @@ Definitions (all over the records given):
 - latency percentiles use linear interpolation between the closest ranks (numpy's default,
   ``statistics.quantiles(method="inclusive")``) over the requests that have a latency;
 - volume buckets start at multiples of the bucket size since the Unix epoch (UTC); empty
-  buckets between the first and the last request are included.
+  buckets between the first and the last request are included;
+- ``estimate=`` (a function of a record, e.g. :func:`registry_estimator` over
+  ``await client.models.registry()``) prices the requests whose log has no cost
+  (``cost is None``); those go to ``estimated_cost`` / ``estimated``, never into ``cost``,
+  which stays what Helicone logged.
 """
 
 from __future__ import annotations
@@ -41,12 +45,44 @@ __all__ = [
     "group_key",
     "latency_stats",
     "percentile",
+    "registry_estimator",
     "summarize",
     "volume",
 ]
 
 #: The group of records that lack the grouping key (no user, no such property...).
 NO_KEY = "(none)"
+
+#: A function pricing a record whose log has no cost: USD, or None when it cannot.
+Estimator = Callable[[LoggedRequest], float | None]
+
+
+def registry_estimator(registry: Any) -> Estimator:
+    """An ``estimate=`` function from Helicone's model registry.
+
+    Args:
+        registry: a :class:`ModelRegistry` (``await client.models.registry()``).
+
+    Returns:
+        A function giving the registry's base-price cost of a record's tokens at its
+        model and provider, or None when the model or its tokens are unknown.
+    """
+
+    def estimate(record: LoggedRequest) -> float | None:
+        if record.model is None or record.cached:
+            return None
+        if record.prompt_tokens is None and record.completion_tokens is None:
+            return None
+        found = registry.get(record.model)
+        if found is None:
+            return None
+        pricing = found.pricing(record.provider) or found.pricing()
+        if pricing is None:
+            return None
+        cost: float = pricing.cost(record.prompt_tokens or 0, record.completion_tokens or 0)
+        return cost
+
+    return estimate
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -116,9 +152,11 @@ class GroupStats:
     Attributes:
         key: the group's key (:data:`NO_KEY` for records without one; ``"total"``).
         requests, errors, cached: counts.
-        cost: USD (requests without a cost count as 0).
+        cost: USD as logged (requests without a cost count as 0).
         prompt_tokens, completion_tokens: token totals.
         latency: latency statistics.
+        estimated: requests whose log had no cost and were priced by ``estimate=``.
+        estimated_cost: their estimated USD (not included in ``cost``).
     """
 
     key: str
@@ -129,6 +167,8 @@ class GroupStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency: LatencyStats = LatencyStats()
+    estimated: int = 0
+    estimated_cost: float = 0.0
 
     @property
     def total_tokens(self) -> int:
@@ -206,6 +246,8 @@ class Report:
                 "completion_tokens": g.completion_tokens,
                 "total_tokens": g.total_tokens,
                 "latency_ms": attrs.asdict(g.latency),
+                "estimated_requests": g.estimated,
+                "estimated_cost_usd": g.estimated_cost,
             }
 
         return {
@@ -266,8 +308,13 @@ class _Acc:
     prompt: int = 0
     completion: int = 0
     latencies: list[float] = attrs.Factory(list)
+    estimated: int = 0
+    estimated_cost: float = 0.0
 
-    def add(self, r: LoggedRequest) -> None:
+    def add(self, r: LoggedRequest, estimate: float | None = None) -> None:
+        if estimate is not None:
+            self.estimated += 1
+            self.estimated_cost += estimate
         self.requests += 1
         self.errors += r.is_error
         self.cached += r.cached
@@ -287,15 +334,20 @@ class _Acc:
             prompt_tokens=self.prompt,
             completion_tokens=self.completion,
             latency=latency_stats(self.latencies),
+            estimated=self.estimated,
+            estimated_cost=round(self.estimated_cost, 12),
         )
 
 
 class _Summary:
     """The one-pass accumulator behind :func:`summarize` and :func:`analyze`."""
 
-    def __init__(self, by: str, bucket: timedelta) -> None:
+    def __init__(self, by: str, bucket: timedelta, estimate: Estimator | None = None) -> None:
         if not isinstance(bucket, timedelta) or bucket <= timedelta(0):
             raise InvalidInputError("bucket", "must be a positive timedelta")
+        if estimate is not None and not callable(estimate):
+            raise InvalidInputError("estimate", "must be a function of a LoggedRequest or None")
+        self.estimate = estimate
         self.by = by
         self.key = group_key(by)
         self.bucket = bucket
@@ -309,8 +361,11 @@ class _Summary:
     def add(self, record: LoggedRequest) -> None:
         if not isinstance(record, LoggedRequest):
             raise InvalidInputError("records", f"expected LoggedRequest, got {type(record)}")
-        self.total.add(record)
-        self.groups.setdefault(self.key(record) or NO_KEY, _Acc()).add(record)
+        guess = None
+        if self.estimate is not None and record.cost is None:
+            guess = self.estimate(record)
+        self.total.add(record, guess)
+        self.groups.setdefault(self.key(record) or NO_KEY, _Acc()).add(record, guess)
         when = record.created_at
         if when is None:
             self.undated += 1
@@ -354,7 +409,11 @@ class _Summary:
 
 
 def summarize(
-    records: Iterable[LoggedRequest], *, by: str = "model", bucket: timedelta = timedelta(hours=1)
+    records: Iterable[LoggedRequest],
+    *,
+    by: str = "model",
+    bucket: timedelta = timedelta(hours=1),
+    estimate: Estimator | None = None,
 ) -> Report:
     """Cost, volume, latency, error and cache statistics of ``records``, in one pass.
 
@@ -362,6 +421,7 @@ def summarize(
         records: logged requests.
         by: the grouping (see :func:`group_key`).
         bucket: the volume bucket size.
+        estimate: prices records whose log has no cost (see the module docstring).
 
     Returns:
         The :class:`Report`.
@@ -370,7 +430,7 @@ def summarize(
         InvalidInputError: an unknown grouping, a bad bucket, or a record that is not a
             :class:`LoggedRequest`.
     """
-    summary = _Summary(by, bucket)
+    summary = _Summary(by, bucket, estimate)
     for record in records:
         summary.add(record)
     return summary.report()
@@ -381,6 +441,7 @@ async def analyze(
     *,
     by: str = "model",
     bucket: timedelta = timedelta(hours=1),
+    estimate: Estimator | None = None,
 ) -> Report:
     """:func:`summarize` over an async iterable, e.g. ``client.requests.query(...)``.
 
@@ -388,6 +449,7 @@ async def analyze(
         records: logged requests (async or not); a query is consumed page by page.
         by: the grouping (see :func:`group_key`).
         bucket: the volume bucket size.
+        estimate: as for :func:`summarize`.
 
     Returns:
         The :class:`Report`.
@@ -396,7 +458,7 @@ async def analyze(
         InvalidInputError: as for :func:`summarize`.
         APIError: the query failed while being read.
     """
-    summary = _Summary(by, bucket)
+    summary = _Summary(by, bucket, estimate)
     if isinstance(records, AsyncIterable):
         async for record in records:
             summary.add(record)

@@ -4,7 +4,9 @@
                        [--bucket 1h] [--limit N] [--json] [--fake]
 
 It queries ``POST /v1/request/query-clickhouse`` (``client.requests.query``) for the
-requests since ``--since`` and summarises them client-side (``_analytics.py``). ``--fake``
+requests since ``--since`` and summarises them client-side (``_analytics.py``). Requests
+whose log has no cost are priced from Helicone's model registry (``client.models.registry()``,
+read only when some cost is missing) and shown apart, marked ``~`` as estimates. ``--fake``
 first sends some traffic through the embedded fake gateway, then reports on it: no key and
 no network.
 """
@@ -18,7 +20,7 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ._analytics import GroupStats, Report, analyze, group_key
+from ._analytics import GroupStats, Report, group_key, registry_estimator, summarize
 
 if TYPE_CHECKING:
     from ._client import AsyncHelicone
@@ -132,19 +134,26 @@ async def run_report(args: argparse.Namespace) -> int:
             ) as client,
         ):
             await seed_traffic(client, gateway)
-            report = await _query_report(client, args)
+            report, note = await _query_report(client, args)
     else:
         async with AsyncHelicone(rest_base_url=args.rest_base_url, region=args.region) as client:
-            report = await _query_report(client, args)
+            report, note = await _query_report(client, args)
     if args.json:
-        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+        data = report.as_dict()
+        if note is not None:
+            data["note"] = note
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        sys.stdout.write(render_report(report, since=args.since) + "\n")
+        sys.stdout.write(render_report(report, since=args.since, note=note) + "\n")
     sys.stdout.flush()
     return 0
 
 
-async def _query_report(client: AsyncHelicone, args: argparse.Namespace) -> Report:
+async def _query_report(
+    client: AsyncHelicone, args: argparse.Namespace
+) -> tuple[Report, str | None]:
+    """The report, and a note when costs are missing and the registry could not be read."""
+    from ._exceptions import APIError
     from ._rest_filters import RequestFilter
 
     query = client.requests.query(
@@ -153,7 +162,18 @@ async def _query_report(client: AsyncHelicone, args: argparse.Namespace) -> Repo
         limit=args.limit,
         page_size=min(max(args.limit, 1), 1000),
     )
-    return await analyze(query, by=args.by, bucket=args.bucket)
+    records = [record async for record in query]
+    uncosted = sum(1 for r in records if r.cost is None)
+    estimate, note = None, None
+    if uncosted:
+        try:
+            estimate = registry_estimator(await client.models.registry())
+        except APIError as exc:
+            note = (
+                f"{uncosted} requests have no logged cost, and the model registry could not "
+                f"be read to estimate it: {exc}"
+            )
+    return summarize(records, by=args.by, bucket=args.bucket, estimate=estimate), note
 
 
 async def seed_traffic(client: AsyncHelicone, gateway: FakeGateway) -> None:
@@ -235,13 +255,12 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def _row(g: GroupStats) -> list[str]:
+def _row(g: GroupStats, estimates: bool) -> list[str]:
+    cells = [g.key, str(g.requests), _rate(g.error_rate), _rate(g.cache_hit_rate), _money(g.cost)]
+    if estimates:
+        cells.append(f"~{_money(g.estimated_cost)}" if g.estimated else "-")
     return [
-        g.key,
-        str(g.requests),
-        _rate(g.error_rate),
-        _rate(g.cache_hit_rate),
-        _money(g.cost),
+        *cells,
         f"{g.total_tokens:,}",
         _ms(g.latency.p50),
         _ms(g.latency.p90),
@@ -260,12 +279,18 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
 
 
-def render_report(report: Report, *, since: timedelta | None = None) -> str:
+def render_report(
+    report: Report, *, since: timedelta | None = None, note: str | None = None
+) -> str:
     """The plain-text report: a summary line, a table per group, and volume per bucket.
+
+    When some requests were priced by an estimate, an ``est. USD`` column (values marked
+    ``~``) and a line saying so follow ``cost USD``, which stays the logged cost.
 
     Args:
         report: what :func:`analyze` returned.
         since: the look-back window, for the title.
+        note: a line to add at the end (e.g. why costs could not be estimated).
 
     Returns:
         Aligned text (no colours, no trailing spaces).
@@ -274,14 +299,21 @@ def render_report(report: Report, *, since: timedelta | None = None) -> str:
     window = "" if since is None else f" in the last {_duration(since)}"
     lines = [f"Helicone report: {total.requests} requests{window}, by {report.by}"]
     if not total.requests:
-        return "\n".join([*lines, "No requests."])
+        return "\n".join([*lines, "No requests.", *([note] if note else [])])
     lines.append("")
-    header = [report.by, "requests", "errors", "cache hits", "cost USD", "tokens"]
-    header += ["p50 ms", "p90 ms", "p99 ms"]
-    rows = [_row(g) for g in report.groups]
-    body = _table(header, [*rows, _row(total)])
+    estimates = total.estimated > 0
+    header = [report.by, "requests", "errors", "cache hits", "cost USD"]
+    header += ["est. USD"] if estimates else []
+    header += ["tokens", "p50 ms", "p90 ms", "p99 ms"]
+    rows = [_row(g, estimates) for g in report.groups]
+    body = _table(header, [*rows, _row(total, estimates)])
     # A rule above the total row.
     lines += [*body[:-1], body[1], body[-1]]
+    if estimates:
+        lines.append(
+            f"~ estimated: {total.estimated} requests had no logged cost; priced from "
+            "Helicone's model registry at base prices (not included in cost USD)."
+        )
     if report.volume:
         lines += ["", f"Requests per {_duration(report.bucket)} (UTC):"]
         peak = max(b.requests for b in report.volume) or 1
@@ -291,6 +323,8 @@ def render_report(report: Report, *, since: timedelta | None = None) -> str:
             lines.append(f"  {when}  {b.requests:>6}  {bar}".rstrip())
     if report.undated:
         lines.append(f"({report.undated} requests had no date and are not in the volume.)")
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 

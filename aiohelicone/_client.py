@@ -204,7 +204,7 @@ class AsyncHelicone:
         self.chat = Chat(self._sender, router, legacy_proxy=self._legacy_auth)
         self.completions = Completions(self._sender, router)
         self.embeddings = Embeddings(self._sender, router)
-        self.models = Models(self._sender, router)
+        self.models = Models(self._sender, router, rest=self._rest_connection)
         # client.responses is built on first use, so that `import aiohelicone` does not
         # load the Responses models and events.
         self._router = router
@@ -227,18 +227,22 @@ class AsyncHelicone:
 
     # -- REST resources (built on first use) -----------------------------------------------
 
+    def _rest_connection(self) -> RestConnection:
+        rest = self._rest
+        if rest is None:
+            from ._rest_connection import RestConnection
+
+            api_key, rest_url, default_headers = self._rest_config
+            rest = self._rest = RestConnection(self._sender, api_key, rest_url, default_headers)
+        return rest
+
     def _rest_api(self) -> tuple[Requests, Sessions, Users]:
         resources = self._rest_resources
         if resources is None:
-            from ._rest import Requests, RestConnection, Sessions, Users
+            from ._rest import Requests, Sessions, Users
 
-            api_key, rest_url, default_headers = self._rest_config
-            self._rest = RestConnection(self._sender, api_key, rest_url, default_headers)
-            resources = self._rest_resources = (
-                Requests(self._rest),
-                Sessions(self._rest),
-                Users(self._rest),
-            )
+            rest = self._rest_connection()
+            resources = self._rest_resources = (Requests(rest), Sessions(rest), Users(rest))
         return resources
 
     @property

@@ -268,6 +268,12 @@ class _HookBuilder:
             (item,) = typing.get_args(inner)
             if item is Any or typing.get_origin(item) is dict:
                 return [f"if type({var}) is not list:", f"    fail('{name}', 'a list', {var})"]
+            if item is str:
+                # Lists of names (modalities, supported parameters): checked, kept as is.
+                return [
+                    f"if type({var}) is not list or any(type(x) is not str for x in {var}):",
+                    f"    fail('{name}', 'a list of str', {var})",
+                ]
             if _is_model_union(item):
                 item = _TaggedUnion(item)
             elif not attrs.has(item):
@@ -387,7 +393,13 @@ def _unwrap_optional(hint: Any) -> tuple[bool, Any]:
 #: The modules whose public attrs classes are response models. Named, not imported: the
 #: Responses modules import this one, and a name check keeps the import graph acyclic.
 _MODEL_MODULES = frozenset(
-    {"aiohelicone._models", "aiohelicone._responses_models", "aiohelicone._responses_events"}
+    {
+        "aiohelicone._models",
+        "aiohelicone._responses_models",
+        "aiohelicone._responses_events",
+        "aiohelicone._webhook_models",
+        "aiohelicone._registry_models",
+    }
 )
 
 

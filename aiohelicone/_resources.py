@@ -11,7 +11,7 @@ stream (``Sender.request(call, cast_to, stream_cls=...)``), or a client-side fal
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from ._arguments import completion_body, embedding_body
@@ -23,11 +23,16 @@ from ._streaming import CompletionStream
 if TYPE_CHECKING:
     from ._fallback_policy import ChainPlan, FallbackMode, FallbackPolicy
     from ._helicone import HeliconeOptions
+    from ._registry_models import ModelRegistry
+    from ._rest_connection import RestConnection
     from ._routing import Router
     from ._send import Sender, StreamClass
     from ._timeouts import StreamTimeouts, TimeoutArg
 
-__all__ = ["Completions", "Embeddings", "ModelArg", "Models"]
+__all__ = ["REGISTRY_PATH", "Completions", "Embeddings", "ModelArg", "Models"]
+
+#: The model registry, on the REST API (valhalla/jawn ``ModelRegistryController``).
+REGISTRY_PATH = "v1/public/model-registry/models"
 
 #: What ``model=`` accepts: a model string (maybe a comma-separated chain), a parsed
 #: :class:`ModelChain`, or an explicit list of targets (specs or :class:`ModelTarget`).
@@ -297,9 +302,59 @@ class Embeddings(_Resource):
 
 
 class Models(_Resource):
-    """``client.models``: the gateway's model list."""
+    """``client.models``: the gateway's model list, and Helicone's model registry.
 
-    __slots__ = ()
+    Args:
+        sender, router: the client's send path and fallback router.
+        rest: returns the client's REST connection (built on first use); the registry is
+            served by the REST API, not the gateway.
+    """
+
+    __slots__ = ("_rest",)
+
+    def __init__(
+        self, sender: Sender, router: Router, rest: Callable[[], RestConnection] | None = None
+    ) -> None:
+        super().__init__(sender, router)
+        self._rest = rest
+
+    async def registry(
+        self,
+        *,
+        timeout: TimeoutArg = "default",
+        max_retries: int | None = None,
+    ) -> ModelRegistry:
+        """Helicone's model registry (``GET /v1/public/model-registry/models`` on the REST API).
+
+        Every model the gateway can route, with its providers (endpoints), prices in USD per
+        million tokens, context length, modalities and supported parameters. The endpoint is
+        public (no key needed); the client sends its key anyway.
+
+        Args:
+            timeout, max_retries: per call.
+
+        Returns:
+            A :class:`ModelRegistry` (``.get(model)``, ``.estimate_cost(...)``).
+
+        Raises:
+            APIStatusError, APIConnectionError: the REST API failed.
+            APIResponseValidationError: the answer is not a registry.
+        """
+        from ._converter import ShapeError, structure
+        from ._exceptions import APIResponseValidationError
+        from ._registry_models import ModelRegistry
+
+        if self._rest is None:
+            raise RuntimeError("this Models resource has no REST connection")
+        data = await self._rest().call(
+            "GET", REGISTRY_PATH, timeout=timeout, max_retries=max_retries
+        )
+        try:
+            return structure(data, ModelRegistry)
+        except ShapeError as exc:
+            raise APIResponseValidationError(
+                f"The model registry's answer does not fit: {exc}", status_code=200, body=data
+            ) from None
 
     async def list(
         self,

@@ -4,7 +4,7 @@ The gateway call is half of Helicone; this module is the other half (../shared/h
 §7)::
 
     client.requests.feedback / score / set_property / get / query / count
-    client.sessions.feedback / query
+    client.sessions.feedback / query / names / metrics / tag / set_tag
     client.users.metrics
 
 The parts: ``_rest_connection.py`` sends (the client's pool, retry policy and error map,
@@ -76,6 +76,10 @@ from ._rest_url import (
 from ._rest_url import (
     resolve_rest_base_url as resolve_rest_base_url,
 )
+from ._session_names import HistogramBin as HistogramBin
+from ._session_names import SessionMetrics as SessionMetrics
+from ._session_names import SessionName as SessionName
+from ._session_names import check_tag, metrics_body, names_body, read_names, read_tag
 
 if TYPE_CHECKING:
     import httpx2
@@ -418,6 +422,131 @@ class Sessions(_RestResource):
             page_size=size,
             what="session",
         )
+
+    async def names(
+        self,
+        *,
+        name: str | None = None,
+        since: datetime | timedelta | None = None,
+        until: datetime | None = None,
+        filter: FilterArg = None,
+        timezone_difference: int = 0,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+    ) -> list[SessionName]:
+        """Session names and their use (``POST /v1/session/name/query``).
+
+        One row per ``Helicone-Session-Name`` seen in the last 150 days (at most 50; Jawn
+        does not page this query): distinct sessions, first and last use, mean latency.
+
+        Args:
+            name: only this name (Jawn compares it exactly, although the field is called
+                ``nameContains``).
+            since, until: the time range (default: no range).
+            filter: a :class:`RequestFilter` on the sessions' requests.
+            timezone_difference: the dashboard's timezone offset, passed through.
+            timeout, max_retries: per call.
+
+        Returns:
+            The :class:`SessionName` rows.
+
+        Raises:
+            InvalidInputError: a bad argument.
+            APIStatusError, HeliconeAPIError, APIConnectionError: see the module docstring.
+            APIResponseValidationError: the answer is not a list of rows.
+        """
+        body = names_body(
+            name=name,
+            since=since,
+            until=until,
+            filter_json=filter_json(filter),
+            timezone_difference=timezone_difference,
+        )
+        data = await self._rest.call(
+            "POST", "v1/session/name/query", body=body, timeout=timeout, max_retries=max_retries
+        )
+        return read_names(data)
+
+    async def metrics(
+        self,
+        *,
+        name: str | None = None,
+        since: datetime | timedelta | None = None,
+        until: datetime | None = None,
+        filter: FilterArg = None,
+        percentile: Literal["p50", "p75", "p95", "p99", "p99.9"] = "p75",
+        timezone_difference: int = 0,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+    ) -> SessionMetrics:
+        """How sessions are distributed (``POST /v1/session/metrics/query``).
+
+        Histograms of requests, duration and cost per session (of the sessions at or
+        below ``percentile``, so outliers do not flatten the bins), and their means.
+
+        Args:
+            name: only sessions with this ``Helicone-Session-Name``.
+            since, until, filter, timezone_difference: as for :meth:`names`.
+            percentile: the cut-off of the histograms.
+            timeout, max_retries: per call.
+
+        Returns:
+            The :class:`SessionMetrics`.
+
+        Raises:
+            InvalidInputError: a bad argument.
+            APIStatusError, HeliconeAPIError, APIConnectionError,
+            APIResponseValidationError: see the module docstring.
+        """
+        body = metrics_body(
+            name=name,
+            since=since,
+            until=until,
+            filter_json=filter_json(filter),
+            timezone_difference=timezone_difference,
+            percentile=percentile,
+        )
+        data = await self._rest.call(
+            "POST", "v1/session/metrics/query", body=body, timeout=timeout, max_retries=max_retries
+        )
+        return SessionMetrics.from_json(data)
+
+    async def tag(
+        self,
+        session_id: str,
+        *,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+    ) -> str | None:
+        """A session's tag (``GET /v1/session/{id}/tag``): the newest set, or None.
+
+        Raises:
+            InvalidInputError: an id that cannot name a session (see :meth:`feedback`).
+            APIStatusError, HeliconeAPIError, APIConnectionError,
+            APIResponseValidationError: see the module docstring.
+        """
+        path = f"v1/session/{session_path_id('session_id', session_id)}/tag"
+        data = await self._rest.call("GET", path, timeout=timeout, max_retries=max_retries)
+        return read_tag(data)
+
+    async def set_tag(
+        self,
+        session_id: str,
+        tag: str,
+        *,
+        timeout: float | httpx2.Timeout | Literal["default"] | None = "default",
+        max_retries: int | None = None,
+    ) -> None:
+        """Tag a session (``POST /v1/session/{id}/tag``); a newer tag replaces it.
+
+        Raises:
+            InvalidInputError: a bad id, or ``tag`` is not a non-empty str.
+            APIStatusError, HeliconeAPIError, APIConnectionError: see the module docstring
+                (a read-only key gets ``RestAuthenticationError``: this is a POST).
+        """
+        path = f"v1/session/{session_path_id('session_id', session_id)}/tag"
+        body = {"tag": check_tag(tag)}
+        await self._rest.call("POST", path, body=body, timeout=timeout, max_retries=max_retries)
 
 
 class Users(_RestResource):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._decode import helicone_of, parse_json
 from ._exceptions import APIStatusError
 from ._json import loads_function
+from ._rest_errors import rest_status_error
 from ._send import encode
 from ._transport import RawResponse, Transport
 
@@ -90,7 +91,9 @@ class RestConnection:
         """Send one call and return the Result's ``data``.
 
         Raises:
-            APIStatusError: a non-2xx answer (a subclass per status).
+            APIStatusError: a non-2xx answer (a subclass per status; the middleware's
+                refusals as ``RestAuthenticationError``, ``InvalidTokenError`` and
+                ``RestRateLimitError``, see ``_rest_errors.py``).
             HeliconeAPIError: a 2xx answer whose Result carries an error.
             APIConnectionError: the API could not be reached.
             APIResponseValidationError: the answer was not JSON.
@@ -104,7 +107,15 @@ class RestConnection:
             timeout=timeout,
             max_retries=max_retries,
         )
-        raw = await sender.send(call, final=_final_result)
+        try:
+            raw = await sender.send(call, final=_final_result)
+        except APIStatusError as exc:
+            # The send path decided on retries with the status classes; what the REST
+            # server's middleware meant is told here, once, on the error that is raised.
+            typed = rest_status_error(exc, method)
+            if typed is exc:
+                raise
+            raise typed from None
         return self._unwrap(raw)
 
     def _unwrap(self, raw: RawResponse) -> Any:

@@ -6,8 +6,10 @@ The wait before retry number ``n`` (0-based) is::
     min(max_delay, initial_delay * 2**n) * (1 - jitter * U)    otherwise, U uniform in [0, 1)
 
 The server's wait comes from, in order: ``retry-after-ms`` (milliseconds), ``Retry-After``
-(seconds or an HTTP date), ``Helicone-RateLimit-Reset`` (seconds; Helicone sets no
-``Retry-After`` of its own, ../shared/helicone-api.md §4). Each is read by
+(seconds or an HTTP date), ``Helicone-RateLimit-Reset`` (seconds; the gateway sets no
+``Retry-After`` of its own, ../shared/helicone-api.md §4), ``RateLimit-Reset`` (seconds
+until the window resets: the IETF draft header Helicone's REST API sends, through
+express-rate-limit's ``standardHeaders``). Each is read by
 :func:`parse_wait`: a wait is always finite, non-negative and at most :data:`MAX_WAIT`
 (``inf``, ``1e999`` or a date centuries ahead become ``MAX_WAIT``; NaN and negative values
 are ignored), so ``retry_after`` is safe to do arithmetic with. When the server asks for more

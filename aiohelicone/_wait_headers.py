@@ -1,7 +1,9 @@
 """Layer 0 (core): how long the server asked us to wait, read from its headers (pure, no I/O).
 
 ``retry-after-ms`` (milliseconds), ``Retry-After`` (seconds or an HTTP date, RFC 9110
-§10.2.3) and ``Helicone-RateLimit-Reset`` (seconds; helicone-api.md §4). Both the retry
+§10.2.3), ``Helicone-RateLimit-Reset`` (seconds; helicone-api.md §4) and ``RateLimit-Reset``
+(seconds until the window resets: the IETF draft header Helicone's REST API sends through
+express-rate-limit's ``standardHeaders``, issue #18). Both the retry
 policy (:mod:`._retry`) and the response metadata (:mod:`._metadata`) read waits, so the
 reading lives here, below both, and neither imports the other.
 """
@@ -21,9 +23,10 @@ MAX_WAIT = 31_536_000.0
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """The wait the server asked for, in seconds, or None when it said nothing usable.
 
-    The first usable one of ``retry-after-ms``, ``Retry-After`` and
-    ``Helicone-RateLimit-Reset`` wins; each is read by :func:`parse_wait`, so the answer is
-    always finite, non-negative and at most :data:`MAX_WAIT`.
+    The first usable one of ``retry-after-ms``, ``Retry-After``,
+    ``Helicone-RateLimit-Reset`` and ``RateLimit-Reset`` wins; each is read by
+    :func:`parse_wait`, so the answer is always finite, non-negative and at most
+    :data:`MAX_WAIT`.
     """
     value = headers.get("retry-after-ms")
     if value is not None:
@@ -35,9 +38,12 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         seconds = parse_wait(value, dates=True)
         if seconds is not None:
             return seconds
-    value = headers.get("helicone-ratelimit-reset")
-    if value is not None:
-        return parse_wait(value)
+    for name in ("helicone-ratelimit-reset", "ratelimit-reset"):
+        value = headers.get(name)
+        if value is not None:
+            seconds = parse_wait(value)
+            if seconds is not None:
+                return seconds
     return None
 
 

@@ -62,6 +62,11 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
                 "_governor",
                 "_fallback_policy",
                 "_stream_errors",
+                "_rest_errors",
+                "_session_names",
+                "_webhook_models",
+                "_registry_models",
+                "webhooks",
             }
         ),
     ),

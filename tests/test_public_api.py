@@ -88,6 +88,7 @@ def test_import_is_cheap_and_quiet() -> None:
         "assert 'aiohelicone._batch' not in sys.modules, 'batch imported'\n"
         "assert 'aiohelicone._decoders' not in sys.modules, 'content decoders imported'\n"
         "assert 'aiohelicone._responses_events' not in sys.modules, 'Responses imported'\n"
+        "assert 'aiohelicone.webhooks' not in sys.modules, 'webhooks imported'\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -102,6 +103,9 @@ PURE_MODULES = [
     "_metadata",
     "_modelstring",
     "_exceptions",
+    "webhooks",
+    "_webhook_models",
+    "_registry_models",
 ]
 
 

@@ -245,6 +245,24 @@ async def responses_usage() -> None:
         assert_type(request, aiohelicone.BatchRequest)
 
 
+async def registry_and_webhooks_usage(raw: bytes, signature: str) -> None:
+    from aiohelicone import webhooks
+
+    async with aiohelicone.AsyncHelicone() as c:
+        registry = await c.models.registry()
+        assert_type(registry, aiohelicone.ModelRegistry)
+        model = registry.get("gpt-4o-mini")
+        assert_type(model, aiohelicone.RegistryModel | None)
+        assert_type(registry.estimate_cost("gpt-4o-mini", 10, 5), float | None)
+    event = webhooks.verify_and_parse(raw, signature, "secret")
+    assert_type(event, webhooks.WebhookPayload)
+    assert_type(event.metadata.cost if event.metadata else None, float | None)
+    try:
+        webhooks.verify(raw, signature, "secret")
+    except aiohelicone.WebhookSignatureError as exc:
+        assert_type(exc.reason, str)
+
+
 async def responses_parse_usage() -> None:
     async with AsyncHelicone(api_key="sk-helicone-x") as c:
         parsed = await c.responses.parse(
@@ -293,3 +311,23 @@ async def responses_parse_usage() -> None:
         assert_type(aiohelicone.parse_response(response, _Answer).output_parsed, _Answer | None)
         # stream= on parse is a type error:
         await c.responses.parse(model="gpt-5", input="hi", stream=True)  # type: ignore[call-overload]
+
+
+async def rest_errors_and_sessions_usage() -> None:
+    async with aiohelicone.AsyncHelicone() as c:
+        try:
+            await c.requests.count()
+        except aiohelicone.RestAuthenticationError as exc:
+            assert_type(exc.write_permission_hint, bool)
+            assert_type(exc.trace, str | None)
+        except aiohelicone.RestRateLimitError as exc:
+            assert_type(exc.retry_after, float | None)
+            assert_type(exc.limit, int | None)
+        except aiohelicone.InvalidTokenError as exc:
+            assert_type(exc.status_code, int)
+        names = await c.sessions.names(name="checkout")
+        assert_type(names, list[aiohelicone.SessionName])
+        metrics = await c.sessions.metrics(percentile="p95")
+        assert_type(metrics.requests_per_session, tuple[aiohelicone.HistogramBin, ...])
+        assert_type(await c.sessions.tag("s1"), str | None)
+        await c.sessions.set_tag("s1", "reviewed")

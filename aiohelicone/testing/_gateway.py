@@ -212,7 +212,7 @@ class FakeGateway:
         self._scripts: dict[str, Script] = {}
         self._cache = ResponseCache(clock, random.Random(seed))
         self._limiter = RateLimiter(clock)
-        self.rest = RestAPI(self.requests, self._api_keys)
+        self.rest = RestAPI(self.requests, self._api_keys, models=self._models)
         self.prompts = self.rest.prompts
 
     # -- public API -----------------------------------------------------------------------

@@ -33,8 +33,9 @@ expand live in ``_prompts.py`` (:attr:`RestAPI.prompts`).
 
 Choices where Jawn's behaviour is unknown: a float score is refused with 400 (the docs say
 integers only; the code's type is ``number``); scores and feedback are visible at once (the
-real API takes minutes); auth is ``Authorization: Bearer <key>`` (a ``pk-`` key is refused:
-public keys cannot read); leaves on other tables (``request``, ``feedback``...) match nothing.
+real API takes minutes); leaves on other tables (``request``, ``feedback``...) match nothing.
+How calls are refused (401 JSON, 400 ``Invalid token.``, 429 with ``Retry-After`` and
+``RateLimit-*``; read-only keys and a rate limit scriptable): ``_rest_auth.py``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ from typing import Any
 from ._emit import Body, Sleep, Step, response
 from ._prompts import PromptStore, js_string
 from ._records import RequestRecord
+from ._registry import DEFAULT_MODELS, ModelInfo
+from ._registry_api import REGISTRY_PATH, registry_data
+from ._rest_auth import RestGate
 from ._rest_reports import session_page, user_metrics
 from ._rest_rows import (
     DEFAULT_UUID,
@@ -63,6 +67,7 @@ from ._rest_rows import (
     result,
     sorted_rows,
 )
+from ._session_tags import SessionTags, session_metrics, session_names
 from ._wire import JSON_TYPE, TEXT_TYPE, dumps
 
 __all__ = [
@@ -185,21 +190,36 @@ class RestAPI:
         scores: request id -> scores (booleans stored as 1/0).
         properties: request id -> properties set after the fact.
         session_feedback: session id -> rating.
+        session_tags: the sessions' tags (``session_tags.tags``: session id -> tag).
         ignore_offset: a fault to test pagers with: when True, the request, session and
             user queries ignore ``offset`` and always answer the first page.
+        models: the registry served at ``GET /v1/public/model-registry/models`` (the
+            gateway's), priced from :data:`PRICES`.
+        uncosted: model names whose rows are logged with ``cost: null``: a stand-in for
+            logs Helicone could not price, to test cost estimates with.
+        gate: authentication, read-only keys (``gate.read_only_keys``) and the rate limit
+            (``gate.rate_limit(limit, window)``), answered as Jawn's middleware does
+            (``_rest_auth.py``).
     """
 
     def __init__(
-        self, records: Sequence[RequestRecord], api_keys: Collection[str] | None = None
+        self,
+        records: Sequence[RequestRecord],
+        api_keys: Collection[str] | None = None,
+        models: Mapping[str, ModelInfo] = DEFAULT_MODELS,
     ) -> None:
         self._records = records
         self._api_keys = api_keys
+        self.models = models
+        self.uncosted: set[str] = set()
         self.prompts = PromptStore()
         self.wall_clock: Callable[[], float] = time.time
+        self.gate = RestGate(api_keys, lambda: self.wall_clock())
         self.feedback: dict[str, bool] = {}
         self.scores: dict[str, dict[str, int]] = {}
         self.properties: dict[str, dict[str, str]] = {}
         self.session_feedback: dict[str, bool] = {}
+        self.session_tags = SessionTags()
         self.ignore_offset = False
 
     def clear(self) -> None:
@@ -208,12 +228,13 @@ class RestAPI:
         self.scores.clear()
         self.properties.clear()
         self.session_feedback.clear()
+        self.session_tags.tags.clear()
         self.prompts.clear()
 
     @staticmethod
     def handles(path: str) -> bool:
         """Whether ``path`` belongs to the REST API rather than the gateway."""
-        return path.startswith(("/v1/request/", "/v1/session/", "/v1/user/"))
+        return path.startswith(("/v1/request/", "/v1/session/", "/v1/user/", "/v1/public/"))
 
     def rows(self, *, bodies: bool = False) -> list[dict[str, Any]]:
         """Every logged request as the API would return it, oldest first.
@@ -246,9 +267,12 @@ class RestAPI:
 
     def answer(self, record: RequestRecord) -> list[Step]:
         """Answer one REST call."""
-        refusal = self._authenticate(record.headers)
+        if record.path.rstrip("/") == REGISTRY_PATH and record.method == "GET":
+            # Public: Jawn serves it without authentication.
+            return result(200, registry_data(self.models, PRICES, DEFAULT_PRICE))
+        refusal = self.gate.check(record.method, record.headers)
         if refusal is not None:
-            return result(401, error=refusal)
+            return refusal
         method, path, body = record.method, record.path.rstrip("/"), record.json
         if method == "POST":
             handler = {
@@ -256,6 +280,8 @@ class RestAPI:
                 "/v1/request/query": self._query,
                 "/v1/request/count/query": self._count,
                 "/v1/session/query": self._sessions,
+                "/v1/session/name/query": self._session_names,
+                "/v1/session/metrics/query": self._session_metrics,
                 "/v1/user/metrics/query": self._users,
             }.get(path)
             if handler is not None:
@@ -263,6 +289,9 @@ class RestAPI:
                     return handler(body)
                 except FilterError as exc:
                     return result(500, error=str(exc))
+        tagged = self.session_tags.answer(method, path, body)
+        if tagged is not None:
+            return tagged
         match = _SESSION_FEEDBACK.match(path)
         if match is not None and method == "POST":
             if not isinstance(body, dict) or not isinstance(body.get("rating"), bool):
@@ -281,17 +310,6 @@ class RestAPI:
             if action == ("PUT", "/property"):
                 return self._property(match["id"], body)
         return response(404, TEXT_TYPE, f"Cannot {method} {record.path}".encode())
-
-    def _authenticate(self, headers: Mapping[str, str]) -> str | None:
-        value = headers.get("authorization", "").strip()
-        key = value[7:].strip() if value.lower().startswith("bearer ") else ""
-        if not key:
-            return "Unauthorized: send Authorization: Bearer <Helicone API key>"
-        if key.startswith("pk-"):
-            return "Unauthorized: public keys (pk-) cannot use the REST API; use a secret key"
-        if self._api_keys is not None and key not in self._api_keys:
-            return "Unauthorized"
-        return None
 
     # -- single requests ---------------------------------------------------------------------
 
@@ -364,6 +382,12 @@ class RestAPI:
     def _sessions(self, body: Any) -> list[Step]:
         return session_page(self._rows(bodies=False), body, ignore_offset=self.ignore_offset)
 
+    def _session_names(self, body: Any) -> list[Step]:
+        return session_names(self._rows(bodies=False), body)
+
+    def _session_metrics(self, body: Any) -> list[Step]:
+        return session_metrics(self._rows(bodies=False), body)
+
     def _users(self, body: Any) -> list[Step]:
         return user_metrics(self._rows(bodies=False), body, ignore_offset=self.ignore_offset)
 
@@ -386,7 +410,11 @@ class RestAPI:
         status = record.status if record.status is not None else -1
         # The registry model of the attempt that served (or last failed), as Helicone logs it.
         model = record.attempts[-1].model if record.attempts else record.model
-        cost = 0.0 if cached or not 200 <= status < 300 else cost_usd(model, prompt, completion)
+        cost: float | None = (
+            0.0 if cached or not 200 <= status < 300 else cost_usd(model, prompt, completion)
+        )
+        if model in self.uncosted:
+            cost = None
         latency = None
         if record.completed_at is not None:
             latency = round((record.completed_at - record.time) * 1000)

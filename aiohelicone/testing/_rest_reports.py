@@ -49,7 +49,7 @@ def session_page(rows: list[Row], body: Any, *, ignore_offset: bool) -> list[Ste
                 "session_name": name or "",
                 "created_at": ch_time(min(r.created for r in rows)),
                 "latest_request_created_at": ch_time(max(r.created for r in rows)),
-                "total_cost": round(sum(r.data["cost"] for r in rows), 9),
+                "total_cost": round(sum(r.data["cost"] or 0.0 for r in rows), 9),
                 "total_requests": len(rows),
                 "prompt_tokens": sum(r.data["prompt_tokens"] for r in rows),
                 "completion_tokens": sum(r.data["completion_tokens"] for r in rows),
@@ -107,7 +107,7 @@ def user_metrics(rows: list[Row], body: Any, *, ignore_offset: bool) -> list[Ste
                 "average_tokens_per_request": (prompt + completion) / len(rows),
                 "total_prompt_tokens": prompt,
                 "total_completion_tokens": completion,
-                "cost": round(sum(r.data["cost"] for r in rows), 9),
+                "cost": round(sum(r.data["cost"] or 0.0 for r in rows), 9),
             }
         )
     sort: dict[str, Any] = body.get("sort") or {}

@@ -141,7 +141,7 @@ def _rmt_condition(condition: dict[str, Any], row: Row) -> bool:
         op, expected = _first(condition["cost"])
         if isinstance(expected, bool) or not isinstance(expected, (int, float)):
             raise FilterError("cost filters take a number")
-        return _compare_number(round(data["cost"] * 1e9), op, math.floor(expected * 1e9))
+        return _compare_number(round((data["cost"] or 0.0) * 1e9), op, math.floor(expected * 1e9))
     column = next(iter(condition), None)
     if column is None:
         return True
