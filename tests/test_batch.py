@@ -94,10 +94,16 @@ class Env:
         self.sent.append(anyio.current_time())
 
     def assert_spaced(self, step: float) -> None:
-        """No send was early: the k-th send is at least k steps after the first."""
+        """No send was early: the k-th send is at least k steps after the first.
+
+        These are arrival times at the server, so a loaded machine can skew one by a few ms
+        (the first request also opens a connection); half a step of slack still fails an
+        unpaced batch, whose arrivals all fall within that.
+        """
         times = sorted(self.sent)
+        slack = max(0.005, step / 2)
         for k, t in enumerate(times):
-            assert t - times[0] >= k * step - 0.005, (k, times)
+            assert t - times[0] >= k * step - slack, (k, times)
 
 
 @pytest.fixture
@@ -557,7 +563,9 @@ async def test_actual_usage_corrects_the_token_schedule(env: Env) -> None:
     requests = [chat(i, max_tokens=48) for i in range(2)]
     await collect_batch(env.client, requests, concurrency=1, max_tokens_per_minute=60_000)
     first, second = env.sent
-    assert second - first >= 0.15 - 0.005
+    # 150 tokens at 60,000 a minute is 0.15 s; the estimate alone (about 50) would give 0.05 s.
+    # The margin is for arrival times skewed by a loaded machine.
+    assert second - first >= 0.1
 
 
 async def test_rate_limited_request_waits_retry_after_and_is_sent_again(env: Env) -> None:

@@ -524,7 +524,9 @@ async def test_deadline_bounds_the_whole_chain(client: AsyncHelicone, gateway: F
     assert anyio.current_time() - start < 2.0
     assert outcomes(caught.value.attempts) == [(A, "500"), (B, "deadline")]
     assert caught.value.reason is not None and "0.3" in caught.value.reason
-    assert caught.value.attempts[1].elapsed >= 0.2
+    # B ran until the chain's deadline: the two attempts together took (about) all of it,
+    # however long A's took.
+    assert sum(a.elapsed for a in caught.value.attempts) >= 0.25
 
 
 @pytest.mark.anyio
