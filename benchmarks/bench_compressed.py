@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -34,20 +32,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))  # run from a checkout without an install
 
 from _affinity import pin_to_cpu  # noqa: E402
+from _paired import interleaved, start_server  # noqa: E402
 from drivers import API_KEY, MESSAGES, MODEL, STREAM_BODY, TIMEOUT_S  # noqa: E402
 
 ENCODINGS = ("identity", "gzip")
-
-
-def start_server() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py"), "--port", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, int(proc.stdout.readline())
 
 
 async def measure(port: int, chunks: int, rounds: int) -> dict[tuple[str, str], list[float]]:
@@ -102,18 +90,7 @@ async def measure(port: int, chunks: int, rounds: int) -> dict[tuple[str, str], 
         for driver in ("httpx2", "aiohelicone")
         for encoding in ENCODINGS
     }
-    results: dict[tuple[str, str], list[float]] = {key: [] for key in runs}
-    for run in runs.values():  # warm-up: connections, imports, caches
-        assert await run() == chunks + 1
-    for index in range(rounds):
-        order = list(runs.items())
-        order = order[index % len(order) :] + order[: index % len(order)]
-        for key, run in order:
-            c0 = time.process_time()
-            count = await run()
-            c1 = time.process_time()
-            assert count == chunks + 1, (key, count)
-            results[key].append((c1 - c0) / count * 1e6)
+    results = await interleaved(runs, rounds, lambda key: chunks + 1)
     await raw.aclose()
     await ours.aclose()
     return results
