@@ -42,6 +42,11 @@ failed (rerun with ``--retry-failed``); 2 bad input or arguments (nothing was se
 4 another run is using the output file (nothing was sent); 1 an error stopped the run;
 130/143 interrupted.
 
+``--ray [ADDRESS]`` runs the same file on Ray Data (``_cli_batch_ray``, the ``ray`` extra):
+``--ray-actors`` actors, each with ``--concurrency`` requests in flight, the budgets divided
+among them; the same output file, the same rules and exit statuses (a failed line is
+always rerun there: ``--retry-failed`` is implied), and Ray's own progress bars.
+
 For tests, ``--fake`` serves the embedded FakeGateway on loopback; the hidden options
 ``--fake-latency SECONDS`` and ``--fake-fail-rate FRACTION`` slow it down and make a
 deterministic share of requests fail (with a 400).
@@ -144,6 +149,18 @@ def add_batch_parser(sub: Any) -> None:
         help="gateway URL (default: HELICONE_BASE_URL or the Helicone AI gateway)",
     )
     parser.add_argument("--fake", action="store_true", help="use the embedded fake gateway")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray Data (the ray extra): a local Ray, or ray.init(ADDRESS); "
+        "--concurrency is then per actor",
+    )
+    parser.add_argument(
+        "--ray-actors", type=int, default=2, metavar="N", help="Ray actors with --ray (2)"
+    )
     # For tests of the command itself: a slow and failing fake gateway.
     parser.add_argument("--fake-latency", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--fake-fail-rate", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -159,6 +176,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
             return f"--{name} must be positive"
     if args.max_retries is not None and args.max_retries < 0:
         return "--max-retries must not be negative"
+    if args.ray_actors < 1:
+        return "--ray-actors must be at least 1"
     if args.fsync_every < 0:
         return "--fsync-every must not be negative"
     if not 0.0 <= args.fake_fail_rate <= 1.0 or args.fake_latency < 0:
@@ -209,6 +228,11 @@ async def run_batch_command(args: argparse.Namespace) -> int:
         _err(f"aiohelicone batch: error: cannot lock {lock.path}: {exc.strerror or exc}")
         return EXIT_ERROR
     try:
+        if args.ray is not None:
+            lock.release()  # run_on_ray takes it again, in its own thread
+            from ._cli_batch_ray import run_ray_command
+
+            return await run_ray_command(args, ids)
         return await _run_locked(args, ids)
     finally:
         lock.release()

@@ -10,7 +10,7 @@ import aiohelicone
 PACKAGE = pathlib.Path(aiohelicone.__file__).parent
 
 # The modules above the client: the package face, the command line, batch runs, the test kit.
-_ABOVE_CLIENT = {"__init__", "__main__", "cli", "_cli_batch", "_cli_report", "_batch"}
+_ABOVE_CLIENT = {"__init__", "__main__", "cli", "_cli_batch", "_cli_report", "_batch", "ray"}
 
 
 def _modules() -> list[tuple[str, ast.Module]]:
