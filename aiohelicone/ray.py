@@ -46,9 +46,10 @@ Ray schedules the work across machines; each of its actors runs its share with
   Pacing starts afresh with each batch of rows, so an actor may send one request more
   than its budget per batch.
 - **Closing**: :meth:`HeliconeBatchMapper.aclose` closes the client (use it when you call
-  the mapper yourself). Ray deletes the mapper when the actor shuts down; ``__del__`` then
-  runs ``aclose`` on the actor's event loop if that loop still runs (it is another thread's),
-  and otherwise only drops the client: it never needs a running loop of its own.
+  the mapper yourself, on the loop that ran it). Ray deletes the mapper when the actor shuts
+  down, from a thread without the actor's loop; ``__del__`` then only drops the client (its
+  connections are idle between batches; the OS closes them as the actor process exits): it
+  never needs an event loop.
 
 :func:`run_on_ray` is the whole job from a JSONL file (or a ``ray.data.Dataset``) to a JSONL
 file in the format of ``aiohelicone batch``, resumable: rows already answered successfully
@@ -57,9 +58,7 @@ in the output are not sent again.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +72,6 @@ except ImportError as exc:  # pragma: no cover - the message is the point
     ) from exc
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 import attrs
 
 from ._batch import _positive_int, _positive_rate, collect_batch
@@ -97,8 +94,6 @@ OUTPUT_SCHEMA = pa.schema(
     ]
 )
 """The columns :class:`HeliconeBatchMapper` returns (the same for every batch)."""
-
-_CLOSE_TIMEOUT = 10.0
 
 
 class HeliconeBatchMapper:
@@ -191,8 +186,6 @@ class HeliconeBatchMapper:
         self._id_column = id_column
         self._client: AsyncHelicone | None = None
         self._lock: anyio.Lock | None = None
-        self._token: object = None
-        self._loop_thread: int | None = None
 
     def __repr__(self) -> str:  # never the API key
         return (
@@ -212,8 +205,6 @@ class HeliconeBatchMapper:
                 max_retries=self._max_retries,
                 helicone=self._helicone,
             )
-            self._token = anyio.lowlevel.current_token()
-            self._loop_thread = threading.get_ident()
         return self._client
 
     async def aclose(self) -> None:
@@ -223,16 +214,13 @@ class HeliconeBatchMapper:
             await client.aclose()
 
     def __del__(self) -> None:
-        client = getattr(self, "_client", None)
-        if client is None:
-            return
+        # No event loop work here. Ray deletes the mapper as the actor shuts down, from the
+        # actor's main thread while its loop thread may already be stopped: scheduling
+        # ``aclose`` on that loop from here (anyio.from_thread with the loop's token) left
+        # actor processes hanging at exit under Ray 2.60. The pool is dropped instead: its
+        # connections are idle between batches, and the OS closes their sockets as the
+        # actor process exits.
         self._client = None
-        if threading.get_ident() == self._loop_thread:
-            return  # on the loop's own thread: cannot wait for it; the pool is just dropped
-        # The actor's loop runs in another thread (Ray's): close there, briefly. When that
-        # loop is gone there is nothing to close on, and the OS drops the sockets.
-        with contextlib.suppress(Exception):
-            anyio.from_thread.run(_close_within, client, token=self._token)  # type: ignore[arg-type]
 
     # -- one batch -----------------------------------------------------------------------------
 
@@ -337,11 +325,6 @@ class HeliconeBatchMapper:
         return BatchRequest(self._url, body, custom_id)
 
 
-async def _close_within(client: AsyncHelicone) -> None:
-    with anyio.move_on_after(_CLOSE_TIMEOUT):
-        await client.aclose()
-
-
 def _rows(batch: Any) -> list[dict[str, Any]]:
     if isinstance(batch, pa.Table):
         return list(batch.to_pylist())
@@ -439,7 +422,7 @@ def run_on_ray(
         resume: skip the ``custom_id``\\ s already answered successfully in the output;
             False starts the output afresh.
         address: for ``ray.init`` when Ray is not initialised yet (None: a local Ray,
-            ``"ray://host:10001"``: a cluster).
+            ``"ray://host:10001"``: a cluster); a Ray started here is shut down at the end.
         actors: the number of actors (``map_batches(concurrency=actors)``); the budgets are
             divided among them.
         batch_size: rows per batch given to an actor.
@@ -461,17 +444,45 @@ def run_on_ray(
         OutputProblem: the output holds lines this format does not have.
         OSError: the output cannot be read or written.
     """
-    from ._cli_batch_output import _encode, _OutputFile, _OutputLock
-
     actors = _positive_int("actors", actors, 1)
     batch_size = _positive_int("batch_size", batch_size, 1)
     if "actors" in mapper_options:
         raise InvalidInputError("actors", "give it once, to run_on_ray")
     HeliconeBatchMapper(actors=actors, **mapper_options)  # bad options fail here, not in Ray
-    if not ray.is_initialized():
+    started_ray = not ray.is_initialized()
+    if started_ray:
         ray.init(address)
-    ray.data.DataContext.get_current().enable_progress_bars = progress
+    try:
+        return _run_job(
+            source,
+            output_path,
+            resume,
+            actors,
+            batch_size,
+            num_cpus,
+            fsync_every,
+            progress,
+            mapper_options,
+        )
+    finally:
+        if started_ray:  # a Ray this call started is this call's to stop (its agents too)
+            ray.shutdown()
 
+
+def _run_job(
+    source: str | ray.data.Dataset,
+    output_path: str,
+    resume: bool,
+    actors: int,
+    batch_size: int,
+    num_cpus: float,
+    fsync_every: int,
+    progress: bool,
+    mapper_options: dict[str, Any],
+) -> RayRunSummary:
+    from ._cli_batch_output import _encode, _OutputFile, _OutputLock
+
+    ray.data.DataContext.get_current().enable_progress_bars = progress
     lock = _OutputLock(output_path)
     lock.acquire()
     try:
