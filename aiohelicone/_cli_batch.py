@@ -14,7 +14,7 @@ A failed request has ``error: {"code", "message"}``; its ``response`` holds the 
 error answer (status, request id, body) when there was one, else null.
 
 How nothing is lost (the input check is ``_cli_batch_input``, the output file
-``_cli_batch_output``, the progress displays ``_cli_progress``):
+``_batch_output``, the progress displays ``_cli_progress``):
 
 - Every input line is checked before anything is sent: malformed lines and duplicate
   ``custom_id``s are all reported with their line numbers, and the command exits 2.
@@ -32,7 +32,7 @@ How nothing is lost (the input check is ``_cli_batch_input``, the output file
   file left uncompacted by a kill is compacted by the next run.
 - Ctrl-C (SIGINT) or SIGTERM stops cleanly: in-flight requests are cancelled, everything
   finished is already saved, a summary is printed; exit status 130 (143 for SIGTERM).
-- One run per output file (see ``_OutputLock``): the run holds an exclusive, non-blocking
+- One run per output file (see ``OutputLock``): the run holds an exclusive, non-blocking
   lock on ``<output>.lock`` from before it reads the output until after its compaction, so a
   second run on the same output (which would send every request again, and whose appends a
   compaction would throw away) is refused at once with exit status 4, having sent nothing.
@@ -41,6 +41,11 @@ Exit status: 0 every request has a successful line; 3 the run ended but some req
 failed (rerun with ``--retry-failed``); 2 bad input or arguments (nothing was sent);
 4 another run is using the output file (nothing was sent); 1 an error stopped the run;
 130/143 interrupted.
+
+``--ray [ADDRESS]`` runs the same file on Ray Data (``_cli_batch_ray``, the ``ray`` extra):
+``--ray-actors`` actors, each with ``--concurrency`` requests in flight, the budgets divided
+among them; the same output file, the same rules and exit statuses (a failed line is
+always rerun there: ``--retry-failed`` is implied), and Ray's own progress bars.
 
 For tests, ``--fake`` serves the embedded FakeGateway on loopback; the hidden options
 ``--fake-latency SECONDS`` and ``--fake-fail-rate FRACTION`` slow it down and make a
@@ -57,15 +62,15 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from ._cli_batch_input import InputProblems, _requests, scan_input
-from ._cli_batch_output import (
+from ._batch_output import (
+    OutputFile,
+    OutputLock,
     OutputLocked,
     OutputProblem,
-    _encode,
-    _OutputFile,
-    _OutputLock,
+    encode_line,
     result_line,
 )
+from ._cli_batch_input import InputProblems, _requests, scan_input
 from ._cli_progress import Progress, _NoProgress, make_progress
 
 if TYPE_CHECKING:
@@ -144,6 +149,18 @@ def add_batch_parser(sub: Any) -> None:
         help="gateway URL (default: HELICONE_BASE_URL or the Helicone AI gateway)",
     )
     parser.add_argument("--fake", action="store_true", help="use the embedded fake gateway")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray Data (the ray extra): a local Ray, or ray.init(ADDRESS); "
+        "--concurrency is then per actor",
+    )
+    parser.add_argument(
+        "--ray-actors", type=int, default=2, metavar="N", help="Ray actors with --ray (2)"
+    )
     # For tests of the command itself: a slow and failing fake gateway.
     parser.add_argument("--fake-latency", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--fake-fail-rate", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -159,6 +176,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
             return f"--{name} must be positive"
     if args.max_retries is not None and args.max_retries < 0:
         return "--max-retries must not be negative"
+    if args.ray_actors < 1:
+        return "--ray-actors must be at least 1"
     if args.fsync_every < 0:
         return "--fsync-every must not be negative"
     if not 0.0 <= args.fake_fail_rate <= 1.0 or args.fake_latency < 0:
@@ -195,7 +214,7 @@ async def run_batch_command(args: argparse.Namespace) -> int:
         _err(f"aiohelicone batch: error: cannot read {args.input}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
 
-    lock = _OutputLock(args.output)
+    lock = OutputLock(args.output)
     try:
         lock.acquire()
     except OutputLocked:
@@ -209,6 +228,11 @@ async def run_batch_command(args: argparse.Namespace) -> int:
         _err(f"aiohelicone batch: error: cannot lock {lock.path}: {exc.strerror or exc}")
         return EXIT_ERROR
     try:
+        if args.ray is not None:
+            lock.release()  # run_on_ray takes it again, in its own thread
+            from ._cli_batch_ray import run_ray_command
+
+            return await run_ray_command(args, ids, fake_gateway=_fake_gateway)
         return await _run_locked(args, ids)
     finally:
         lock.release()
@@ -220,7 +244,7 @@ async def _run_locked(args: argparse.Namespace, ids: list[str]) -> int:
 
     # The output file's disk work (reads, truncation, writes, fsync, compaction) runs in a
     # worker thread, one call at a time: the event loop never waits for the disk.
-    output = _OutputFile(args.output, args.fsync_every)
+    output = OutputFile(args.output, args.fsync_every)
     try:
         await anyio.to_thread.run_sync(output.load)
     except OutputProblem as exc:
@@ -280,7 +304,7 @@ class _Summary:
 
 
 async def _run(
-    args: argparse.Namespace, output: _OutputFile, todo: set[str], summary: _Summary
+    args: argparse.Namespace, output: OutputFile, todo: set[str], summary: _Summary
 ) -> int:
     from ._client import AsyncHelicone
 
@@ -322,7 +346,7 @@ def _fake_gateway(args: argparse.Namespace) -> Any:
 async def _run_with(
     client: AsyncHelicone,
     args: argparse.Namespace,
-    output: _OutputFile,
+    output: OutputFile,
     todo: set[str],
     summary: _Summary,
 ) -> int:
@@ -367,7 +391,7 @@ async def _run_with(
             ) as results:
                 async for result in results:
                     failed = result.error is not None
-                    line = _encode(result_line(result))
+                    line = encode_line(result_line(result))
                     # Shielded: a result taken from the batch is always written, even when
                     # Ctrl-C cancels the run meanwhile (it stops at the next result).
                     with anyio.CancelScope(shield=True):

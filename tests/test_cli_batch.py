@@ -16,14 +16,14 @@ import anyio
 import pytest
 
 from aiohelicone import APIConnectionError, BatchRequest, BatchResult, RateLimitError
-from aiohelicone._cli_batch_input import InputProblems, scan_input
-from aiohelicone._cli_batch_output import (
+from aiohelicone._batch_output import (
+    OutputFile,
+    OutputLock,
     OutputLocked,
     OutputProblem,
-    _OutputFile,
-    _OutputLock,
     result_line,
 )
+from aiohelicone._cli_batch_input import InputProblems, scan_input
 from aiohelicone._cli_progress import LineProgress, PlainProgress, make_progress
 from aiohelicone.cli import main
 from aiohelicone.testing import FakeGateway, Reply, RequestRecord, Respond, serve
@@ -435,7 +435,7 @@ def test_output_state_latest_line_wins_and_compaction_keeps_one_per_id(tmp_path:
     ok = {"custom_id": "a", "response": {"status_code": 200, "body": {}}, "error": None}
     other = {"custom_id": "b", "response": {"status_code": 500, "body": {}}, "error": None}
     path.write_text("".join(json.dumps(d) + "\n" for d in (failed, other, ok)))
-    output = _OutputFile(str(path), fsync_every=1)
+    output = OutputFile(str(path), fsync_every=1)
     output.load()
     assert output.latest_failed == {"a": False, "b": True}
     output.compact()
@@ -447,7 +447,7 @@ def test_output_without_newline_at_all_is_emptied(tmp_path: Path) -> None:
     """A file holding only a torn first line is truncated to nothing."""
     path = tmp_path / "out.jsonl"
     path.write_bytes(b'{"custom_id": "a", "resp')
-    output = _OutputFile(str(path), fsync_every=0)
+    output = OutputFile(str(path), fsync_every=0)
     output.load()
     assert output.torn_bytes == 24 and path.read_bytes() == b""
 
@@ -457,7 +457,7 @@ def test_output_that_is_not_ours_raises(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     path.write_text('{"x": 1}\n')
     with pytest.raises(OutputProblem, match="line 1"):
-        _OutputFile(str(path), fsync_every=0).load()
+        OutputFile(str(path), fsync_every=0).load()
 
 
 def test_result_lines_follow_the_openai_batch_output_format() -> None:
@@ -606,11 +606,11 @@ def test_a_held_lock_refuses_a_run_in_the_same_process(
     """flock excludes a second open of the lock file even in one process; released, it runs."""
     source = write_input(tmp_path / "in.jsonl", 2)
     out = tmp_path / "out.jsonl"
-    lock = _OutputLock(str(out))
+    lock = OutputLock(str(out))
     lock.acquire()
     try:
         with pytest.raises(OutputLocked):
-            _OutputLock(str(out)).acquire()
+            OutputLock(str(out)).acquire()
         assert main(["batch", str(source), "-o", str(out), "--fake", "-q"]) == 4
         assert "another aiohelicone batch run is using" in capsys.readouterr().err
         assert not out.exists()

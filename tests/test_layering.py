@@ -85,7 +85,10 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
             {"_resources", "_responses", "_responses_parse", "_chat", "_chat_parse", "_client"}
         ),
     ),
-    6: ("batch engine", frozenset({"_batch", "_batch_items", "_batch_source"})),
+    6: (
+        "batch engine",
+        frozenset({"_batch", "_batch_items", "_batch_source", "_batch_output", "ray"}),
+    ),
     7: ("public face", frozenset({"__init__"})),
     8: ("test kit", frozenset({"testing"})),
     9: (
@@ -96,7 +99,7 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
                 "__main__",
                 "_cli_batch",
                 "_cli_batch_input",
-                "_cli_batch_output",
+                "_cli_batch_ray",
                 "_cli_progress",
                 "_cli_report",
             }

@@ -37,7 +37,7 @@ from aiohelicone import (
     InvalidInputError,
     cli,
 )
-from aiohelicone._cli_batch_output import result_line
+from aiohelicone._batch_output import result_line
 from aiohelicone._secrets import is_registered, mask, register, scrub, scrub_text
 from aiohelicone.testing import (
     FakeGateway,

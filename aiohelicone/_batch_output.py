@@ -1,14 +1,14 @@
-"""Layer 9 (command line): the durable output file of ``aiohelicone batch``.
+"""Layer 6 (batch engine): the durable output file of ``aiohelicone batch`` and Ray jobs.
 
 The results file in the OpenAI Batch output format, and what makes it safe to kill and
 rerun (the command's docstring, ``_cli_batch``, gives the rules as a user sees them):
 
-- :class:`_OutputLock`: one run per output file (an exclusive lock on ``<output>.lock``).
-- :meth:`_OutputFile.load`: a torn last line is cut off; which ``custom_id``s are done, and
+- :class:`OutputLock`: one run per output file (an exclusive lock on ``<output>.lock``).
+- :meth:`OutputFile.load`: a torn last line is cut off; which ``custom_id``s are done, and
   which failed (``--retry-failed``), is read back.
-- :meth:`_OutputFile.append`: each result is one whole line in a single ``write`` on an
+- :meth:`OutputFile.append`: each result is one whole line in a single ``write`` on an
   ``O_APPEND`` descriptor, ``fsync``-ed every ``fsync_every`` lines.
-- :meth:`_OutputFile.compact`: the file is rewritten atomically keeping each id's latest line.
+- :meth:`OutputFile.compact`: the file is rewritten atomically keeping each id's latest line.
 
 Everything here blocks on the disk; the command calls it from a worker thread
 (``anyio.to_thread.run_sync``), one call at a time, so the event loop never waits for a
@@ -37,7 +37,7 @@ class OutputLocked(Exception):
     """Another run holds the lock of this output file."""
 
 
-class _OutputLock:
+class OutputLock:
     """An exclusive lock on ``<output>.lock``, held for a whole run (load, appends, compaction).
 
     POSIX: ``fcntl.flock`` (``LOCK_EX | LOCK_NB``). Its lock belongs to the open file
@@ -99,7 +99,7 @@ def _is_failure(line: dict[str, Any]) -> bool:
     return not isinstance(status, int) or status >= 400
 
 
-class _OutputFile:
+class OutputFile:
     """The results file: its current state, and appends that survive a kill."""
 
     def __init__(self, path: str, fsync_every: int) -> None:
@@ -295,7 +295,7 @@ def _error_code(exc: BaseException) -> str:
     return _WORD_BOUNDARY.sub("_", name).lower()
 
 
-def _encode(line: dict[str, Any]) -> bytes:
+def encode_line(line: dict[str, Any]) -> bytes:
     # json.dumps escapes control characters, so the line holds no raw newline.
     text = json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
     return (text + "\n").encode()
