@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ._converter import ShapeError
-from ._decode import bad_shape, not_json
+from ._decode import bad_shape
 from ._exceptions import StreamTruncatedError
 from ._responses_accumulate import ResponseAccumulator, has_content, response_as_event
 from ._responses_events import (
@@ -69,16 +69,7 @@ class ResponseStream(AsyncStream[ResponseStreamEvent]):
         return has_content(chunk)
 
     def _handle(self, data: str, name: str | None = None) -> None:
-        try:
-            obj = self._loads(data)
-        except ValueError as exc:
-            raise not_json(
-                data,
-                status_code=200,
-                request_id=self.request_id,
-                source=None,
-                problem="A stream event is not valid JSON",
-            ) from exc
+        obj = self._load(data)
         try:
             event = parse_event(name, obj)
         except ShapeError as exc:

@@ -310,10 +310,10 @@ class AsyncStream(Generic[T]):
         """Whether a chunk carries content (a fallback chain may move on until one does)."""
         return has_content(chunk)
 
-    def _handle(self, data: str, name: str | None = None) -> None:
-        """Decode one event's ``data`` into a pending chunk (``name``: its SSE ``event:``)."""
+    def _load(self, data: str) -> Any:
+        """One event's ``data`` as JSON (an ``APIResponseValidationError`` when it is not)."""
         try:
-            obj = self._loads(data)
+            return self._loads(data)
         except ValueError as exc:
             raise not_json(
                 data,
@@ -322,6 +322,10 @@ class AsyncStream(Generic[T]):
                 source=None,
                 problem="A stream event is not valid JSON",
             ) from exc
+
+    def _handle(self, data: str, name: str | None = None) -> None:
+        """Decode one event's ``data`` into a pending chunk (``name``: its SSE ``event:``)."""
+        obj = self._load(data)
         # The key test first: an ordinary chunk pays nothing more for the error rule.
         if type(obj) is dict and "error" in obj and reports_error(obj):
             raise error_in_answer(
