@@ -7,6 +7,8 @@ the order so that a noisy moment hits every row alike.
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -15,6 +17,9 @@ from pathlib import Path
 from typing import TypeVar
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _affinity import pin_to_cpu  # noqa: E402
 
 K = TypeVar("K")
 
@@ -53,3 +58,50 @@ async def interleaved(
             assert count == expected(key), (key, count)
             results[key].append((c1 - c0) / count * 1e6)
     return results
+
+
+def run(
+    doc: str,
+    measure: Callable[[int, int, int], Awaitable[dict[tuple[str, str], list[float]]]],
+    argv: list[str] | None,
+) -> tuple[argparse.Namespace, dict[tuple[str, str], list[float]]]:
+    """Parse ``--chunks/--rounds/--backend``, start the server, and run ``measure`` pinned.
+
+    ``measure(port, chunks, rounds)`` returns µs per event by (driver, row).
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
+    args = parser.parse_args(argv)
+    proc, port = start_server()
+    try:
+        import anyio
+
+        pin_to_cpu(0)
+        results = anyio.run(measure, port, args.chunks, args.rounds, backend=args.backend)
+    finally:
+        proc.terminate()
+        proc.wait()
+    return args, results
+
+
+def table(
+    first_column: str, rows: tuple[str, ...], results: dict[tuple[str, str], list[float]]
+) -> dict[tuple[str, str], float]:
+    """Print the raw-vs-aiohelicone table of ``rows``; return the medians."""
+    median = {key: statistics.median(values) for key, values in results.items()}
+    print(f"| {first_column} | raw httpx2 | aiohelicone | ratio | paired |")
+    print("|---|---:|---:|---:|---:|")
+    for row in rows:
+        raw, ours = median["httpx2", row], median["aiohelicone", row]
+        # Per round, the two rows ran next to each other: their ratio cancels slow drift.
+        paired = statistics.median(
+            o / r for o, r in zip(results["aiohelicone", row], results["httpx2", row], strict=True)
+        )
+        print(
+            f"| {row} | {raw:.1f} ({min(results['httpx2', row]):.1f}) "
+            f"| {ours:.1f} ({min(results['aiohelicone', row]):.1f}) "
+            f"| {ours / raw:.2f}x | {paired:.2f}x |"
+        )
+    return median

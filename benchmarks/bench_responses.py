@@ -22,9 +22,7 @@ hits every row alike, and prints the median CPU per event of each row.
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -33,8 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))  # run from a checkout without an install
 
-from _affinity import pin_to_cpu  # noqa: E402
-from _paired import interleaved, start_server  # noqa: E402
+from _paired import interleaved, run, table  # noqa: E402
 from drivers import API_KEY, MESSAGES, MODEL, STREAM_BODY, TIMEOUT_S  # noqa: E402
 
 APIS = ("chat", "responses")
@@ -101,38 +98,12 @@ async def measure(port: int, chunks: int, rounds: int) -> dict[tuple[str, str], 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
-    args = parser.parse_args(argv)
-    proc, port = start_server()
-    try:
-        import anyio
-
-        pin_to_cpu(0)
-        results = anyio.run(measure, port, args.chunks, args.rounds, backend=args.backend)
-    finally:
-        proc.terminate()
-        proc.wait()
-    median = {key: statistics.median(values) for key, values in results.items()}
+    args, results = run(__doc__, measure, argv)
     print(
         f"one stream of {args.chunks} events, one SSE event per HTTP chunk, {args.backend}, "
         f"median of {args.rounds} rounds (client CPU µs/event; min in brackets)\n"
     )
-    print("| API | raw httpx2 | aiohelicone | ratio | paired |")
-    print("|---|---:|---:|---:|---:|")
-    for api in APIS:
-        raw, ours = median["httpx2", api], median["aiohelicone", api]
-        # Per round, the two rows ran next to each other: their ratio cancels slow drift.
-        paired = statistics.median(
-            o / r for o, r in zip(results["aiohelicone", api], results["httpx2", api], strict=True)
-        )
-        print(
-            f"| {api} | {raw:.1f} ({min(results['httpx2', api]):.1f}) "
-            f"| {ours:.1f} ({min(results['aiohelicone', api]):.1f}) "
-            f"| {ours / raw:.2f}x | {paired:.2f}x |"
-        )
+    table("API", APIS, results)
 
 
 if __name__ == "__main__":
