@@ -21,6 +21,7 @@ from ._arguments import chat_completion_body, completion_body, embedding_body, f
 from ._exceptions import InvalidInputError
 from ._helicone import HeliconeOptions, split_metadata
 from ._responses_args import responses_body
+from ._send_call import OPTION_NAMES
 
 __all__ = [
     "BatchRequest",
@@ -49,19 +50,9 @@ _ENDPOINT_SPELLINGS: dict[str, Endpoint] = {
     for spelling in (name, path, f"/{path}", f"v1/{path}", f"/v1/{path}")
 }
 
-# Arguments of the resources' create() that are not fields of the request body.
-_NOT_BODY = frozenset(
-    {
-        "stream",
-        "helicone",
-        "extra_headers",
-        "extra_query",
-        "extra_body",
-        "timeout",
-        "max_retries",
-        "stream_timeouts",
-    }
-)
+# Arguments of the resources' create() that a batch body may not carry: the per-call
+# options other than metadata and the fallback settings (which a body may give), and stream.
+_NOT_BODY = (OPTION_NAMES - {"metadata", "fallback", "fallback_deadline"}) | {"stream"}
 
 # -- requests and results ------------------------------------------------------------------
 

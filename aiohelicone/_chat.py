@@ -29,6 +29,7 @@ from ._models import ChatCompletion
 from ._parse import ParsedChatCompletion, parse_chat_completion
 from ._resources import ModelArg, _Resource
 from ._send import Call, RequestOptions
+from ._send_call import OPTION_NAMES
 from ._streaming import ChatCompletionStream
 
 if TYPE_CHECKING:
@@ -43,22 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["Chat", "ChatCompletionParams", "ChatCompletions"]
 
 T = TypeVar("T")
-
-# The arguments of create() that are per-call options, not body fields.
-_OPTION_NAMES = frozenset(
-    {
-        "helicone",
-        "metadata",
-        "extra_headers",
-        "extra_query",
-        "extra_body",
-        "timeout",
-        "max_retries",
-        "stream_timeouts",
-        "fallback",
-        "fallback_deadline",
-    }
-)
 
 
 class ChatCompletionParams(TypedDict, total=False):
@@ -121,8 +106,8 @@ class ChatCompletions(_Resource):
 
     def _prepare(self, arguments: Mapping[str, Any]) -> _Prepared:
         """Check the arguments, build the body and the call; nothing is sent."""
-        options = RequestOptions(**{k: v for k, v in arguments.items() if k in _OPTION_NAMES})
-        fields = {k: v for k, v in arguments.items() if k not in _OPTION_NAMES}
+        options = RequestOptions(**{k: v for k, v in arguments.items() if k in OPTION_NAMES})
+        fields = {k: v for k, v in arguments.items() if k not in OPTION_NAMES}
         # stacklevel 6: parse_model <- model_chain <- chat_completion_body <- _prepare <-
         # create/parse/stream_parse <- the caller.
         chain, body = chat_completion_body(6, **fields)

@@ -38,6 +38,7 @@ from ._responses_parse import (
 )
 from ._responses_stream import ResponseStream
 from ._send import RequestOptions
+from ._send_call import OPTION_NAMES
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -49,23 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["Responses"]
 
 T = TypeVar("T")
-
-# The arguments of create() that are per-call options, not body fields (``metadata`` is
-# both: its Helicone header names become headers, the rest stays in the body).
-_OPTION_NAMES = frozenset(
-    {
-        "helicone",
-        "metadata",
-        "extra_headers",
-        "extra_query",
-        "extra_body",
-        "timeout",
-        "max_retries",
-        "stream_timeouts",
-        "fallback",
-        "fallback_deadline",
-    }
-)
 
 
 @attrs.frozen
@@ -84,14 +68,14 @@ class Responses(_Resource):
 
     def _prepare(self, arguments: Mapping[str, Any]) -> _Prepared:
         """Check the arguments of :meth:`create` and build the body; nothing is sent."""
-        options = RequestOptions(**{k: v for k, v in arguments.items() if k in _OPTION_NAMES})
+        options = RequestOptions(**{k: v for k, v in arguments.items() if k in OPTION_NAMES})
         # stacklevel 5: parse_model <- model_chain <- _prepare <- create/parse/stream_parse
         # <- the caller's code.
         chain = model_chain(arguments.get("model"), 5)
         # Helicone header names become headers (in Sender.prepare, as for chat); what is
         # left is the body's metadata, which OpenAI limits (checked by responses_body).
         metadata = arguments.get("metadata")
-        fields = {k: v for k, v in arguments.items() if k not in _OPTION_NAMES}
+        fields = {k: v for k, v in arguments.items() if k not in OPTION_NAMES}
         fields["metadata"] = None if metadata is None else split_metadata(metadata)[1]
         fields["model"] = chain
         body = responses_body(**fields)

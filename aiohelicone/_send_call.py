@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_OPTIONS",
+    "OPTION_NAMES",
     "Call",
     "RequestOptions",
     "check_extra_body",
@@ -57,6 +58,10 @@ class RequestOptions:
 
 #: A call with no per-call options.
 NO_OPTIONS = RequestOptions()
+
+#: The names of the per-call options: the arguments of a resource's ``create()`` that are
+#: not body fields (``metadata`` is both: its Helicone keys become headers).
+OPTION_NAMES: frozenset[str] = frozenset(attrs.fields_dict(RequestOptions))
 
 
 @attrs.frozen
