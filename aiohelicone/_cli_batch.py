@@ -45,7 +45,8 @@ failed (rerun with ``--retry-failed``); 2 bad input or arguments (nothing was se
 ``--ray [ADDRESS]`` runs the same file on Ray Data (``_cli_batch_ray``, the ``ray`` extra):
 ``--ray-actors`` actors, each with ``--concurrency`` requests in flight, the budgets divided
 among them; the same output file, the same rules and exit statuses (a failed line is
-always rerun there: ``--retry-failed`` is implied), and Ray's own progress bars.
+always rerun there: ``--retry-failed`` is implied), the same Ctrl-C/SIGTERM handling (the
+job stops after the batch being waited for), and Ray's own progress bars.
 
 For tests, ``--fake`` serves the embedded FakeGateway on loopback; the hidden options
 ``--fake-latency SECONDS`` and ``--fake-fail-rate FRACTION`` slow it down and make a
@@ -71,6 +72,7 @@ from ._batch_output import (
     result_line,
 )
 from ._cli_batch_input import InputProblems, _requests, scan_input
+from ._cli_batch_ray import output_locked_message, run_ray_command
 from ._cli_progress import Progress, _NoProgress, make_progress
 
 if TYPE_CHECKING:
@@ -214,25 +216,20 @@ async def run_batch_command(args: argparse.Namespace) -> int:
         _err(f"aiohelicone batch: error: cannot read {args.input}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
 
+    if args.ray is not None:
+        # run_on_ray takes the output's lock itself, before it starts Ray, and holds it to
+        # the end; OutputLocked from it is reported as below.
+        return await run_ray_command(args, ids, fake_gateway=_fake_gateway)
     lock = OutputLock(args.output)
     try:
         lock.acquire()
     except OutputLocked:
-        _err(
-            f"aiohelicone batch: error: another aiohelicone batch run is using {args.output} "
-            f"(it holds {lock.path}); nothing was sent. Wait for it to finish, or give this "
-            "run another --output"
-        )
+        _err(output_locked_message(args.output, lock.path))
         return EXIT_OUTPUT_LOCKED
     except OSError as exc:
         _err(f"aiohelicone batch: error: cannot lock {lock.path}: {exc.strerror or exc}")
         return EXIT_ERROR
     try:
-        if args.ray is not None:
-            lock.release()  # run_on_ray takes it again, in its own thread
-            from ._cli_batch_ray import run_ray_command
-
-            return await run_ray_command(args, ids, fake_gateway=_fake_gateway)
         return await _run_locked(args, ids)
     finally:
         lock.release()

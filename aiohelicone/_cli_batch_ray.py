@@ -3,28 +3,47 @@
 The input was checked (``scan_input``) before this runs, as for every ``batch`` run; the
 job itself is :func:`aiohelicone.ray.run_on_ray`, in a worker thread (it blocks while Ray
 works), so that the event loop can serve ``--fake`` meanwhile: Ray's actors are other
-processes and reach the fake over TCP loopback.
+processes and reach the fake over TCP loopback. ``run_on_ray`` takes the output's lock
+before it starts Ray and holds it to the end (exit status 4 when another run has it).
+
+SIGINT/SIGTERM set ``run_on_ray``'s ``stop`` event: the job ends after the batch being
+waited for, with everything finished saved, the output compacted and the lock released,
+and the command exits 130 (143). Further signals meanwhile are only acknowledged, so the
+compaction is never cut short.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["run_ray_command"]
+__all__ = ["output_locked_message", "run_ray_command"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_SOME_FAILED = 3
 EXIT_OUTPUT_LOCKED = 4
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def output_locked_message(output: str, lock_path: str) -> str:
+    """What ``aiohelicone batch`` says when another run holds ``lock_path`` (exit status 4)."""
+    return (
+        f"aiohelicone batch: error: another aiohelicone batch run is using {output} "
+        f"(it holds {lock_path}); nothing was sent. Wait for it to finish, or give this "
+        "run another --output"
+    )
 
 
 async def run_ray_command(
@@ -53,7 +72,7 @@ async def _run(args: argparse.Namespace, ids: list[str], base_url: str | None, k
     import anyio
 
     from ._batch_output import OutputLocked, OutputProblem
-    from .ray import run_on_ray
+    from .ray import RayRunSummary, run_on_ray
 
     options: dict[str, Any] = {
         "base_url": base_url,
@@ -64,8 +83,10 @@ async def _run(args: argparse.Namespace, ids: list[str], base_url: str | None, k
         "max_retries": args.max_retries,
     }
     started = time.monotonic()
+    stop = threading.Event()
+    signals_seen: list[int] = []
 
-    def job() -> Any:
+    def job() -> RayRunSummary:
         return run_on_ray(
             args.input,
             args.output,
@@ -73,34 +94,74 @@ async def _run(args: argparse.Namespace, ids: list[str], base_url: str | None, k
             actors=args.ray_actors,
             fsync_every=args.fsync_every,
             progress=not args.quiet,
+            stop=stop,
             **options,
         )
 
-    try:
-        summary = await anyio.to_thread.run_sync(job)
-    except OutputLocked:
-        _err(
-            f"aiohelicone batch: error: another aiohelicone batch run is using {args.output}; "
-            "nothing was sent"
-        )
-        return EXIT_OUTPUT_LOCKED
-    except OutputProblem as exc:
-        _err(f"aiohelicone batch: error: {exc}")
-        return EXIT_BAD_INPUT
-    except Exception as exc:  # Ray's own failures: the run stopped, what finished is saved
-        _err(f"aiohelicone batch: error: the Ray job failed: {type(exc).__name__}: {exc}")
-        return EXIT_ERROR
+    async def watch_signals() -> None:
+        # The receiver stays open until the job's thread has returned: a second Ctrl-C is
+        # taken here too (no KeyboardInterrupt in the middle of the compaction).
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            async for signum in received:
+                if not signals_seen:
+                    signals_seen.append(signum)
+                    stop.set()
+                    _err(
+                        f"aiohelicone batch: {signal.Signals(signum).name}: stopping after the "
+                        "batch being waited for; what finished is saved"
+                    )
+                else:
+                    _err("aiohelicone batch: still stopping: saving and compacting the output")
+
+    summary: RayRunSummary | None = None
+    failure: str | None = None
+    async with anyio.create_task_group() as tg:
+        if sys.platform != "win32":
+            tg.start_soon(watch_signals)
+        try:
+            summary = await anyio.to_thread.run_sync(job)
+        except OutputLocked as exc:
+            _err(output_locked_message(args.output, str(exc)))
+            return EXIT_OUTPUT_LOCKED
+        except OutputProblem as exc:
+            _err(f"aiohelicone batch: error: {exc}")
+            return EXIT_BAD_INPUT
+        except Exception as exc:  # Ray's own failures: the run stopped, what finished is saved
+            failure = f"{type(exc).__name__}: {exc}"
+        finally:
+            tg.cancel_scope.cancel()
     elapsed = time.monotonic() - started
+    if signals_seen:  # interrupted, even if Ray failed as it was stopped
+        name = signal.Signals(signals_seen[0]).name
+        if summary is not None:
+            _err(
+                f"aiohelicone batch: interrupted by {name} on Ray: {summary.run} run "
+                f"({summary.run - summary.failed} succeeded, {summary.failed} failed), "
+                f"{summary.skipped} skipped (already in the output), in {elapsed:.1f} s"
+            )
+            _print_output(args.output, ids, summary)
+        else:
+            _err(f"aiohelicone batch: interrupted by {name} on Ray ({failure})")
+        _err("aiohelicone batch: rerun the same command to resume")
+        return EXIT_SIGINT if signals_seen[0] == signal.SIGINT else EXIT_SIGTERM
+    if summary is None:
+        _err(f"aiohelicone batch: error: the Ray job failed: {failure}")
+        return EXIT_ERROR
     _err(
         f"aiohelicone batch: finished on Ray: {summary.run} run ({summary.run - summary.failed}"
         f" succeeded, {summary.failed} failed), {summary.skipped} skipped (already in the "
         f"output), in {elapsed:.1f} s"
     )
-    _err(
-        f"aiohelicone batch: {args.output}: {summary.output_lines - summary.output_failed} of "
-        f"{len(ids)} succeeded, {summary.output_failed} failed"
-    )
+    _print_output(args.output, ids, summary)
     if summary.output_failed or summary.output_lines < len(ids):
         _err("aiohelicone batch: rerun the same command to try the failed ones again")
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def _print_output(path: str, ids: list[str], summary: Any) -> None:
+    _err(
+        f"aiohelicone batch: {path}: {summary.output_lines - summary.output_failed} of "
+        f"{len(ids)} succeeded, {summary.output_failed} failed, "
+        f"{max(len(ids) - summary.output_lines, 0)} not run yet"
+    )

@@ -47,18 +47,24 @@ Ray schedules the work across machines; each of its actors runs its share with
   than its budget per batch.
 - **Closing**: :meth:`HeliconeBatchMapper.aclose` closes the client (use it when you call
   the mapper yourself, on the loop that ran it). Ray deletes the mapper when the actor shuts
-  down, from a thread without the actor's loop; ``__del__`` then only drops the client (its
-  connections are idle between batches; the OS closes them as the actor process exits): it
-  never needs an event loop.
+  down, from the actor's main thread, while the asyncio loop that ran its batches still runs
+  in a daemon thread; ``__del__`` then closes the client on that loop and waits for it at
+  most a few seconds (a blocked or stopping loop is given up on, and the client dropped: the
+  OS closes its sockets as the actor process exits). Deleted on the loop's own thread, it
+  schedules the close without waiting; with no running loop (trio, or a loop already
+  closed) it only drops the client. It never raises and never waits without a bound.
 
 :func:`run_on_ray` is the whole job from a JSONL file (or a ``ray.data.Dataset``) to a JSONL
 file in the format of ``aiohelicone batch``, resumable: rows already answered successfully
-in the output are not sent again.
+in the output are not sent again. Setting its ``stop`` event (from a signal handler or
+another thread) ends the job at the next finished batch, with everything finished saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +89,9 @@ if TYPE_CHECKING:
     from ._client import AsyncHelicone
 
 __all__ = ["OUTPUT_SCHEMA", "HeliconeBatchMapper", "RayRunSummary", "run_on_ray"]
+
+_CLOSE_WAIT = 5.0
+"""Seconds ``HeliconeBatchMapper.__del__`` waits for the client to close on the actor's loop."""
 
 OUTPUT_SCHEMA = pa.schema(
     [
@@ -186,6 +195,9 @@ class HeliconeBatchMapper:
         self._id_column = id_column
         self._client: AsyncHelicone | None = None
         self._lock: anyio.Lock | None = None
+        # The asyncio loop (and its thread) that ran the batches, for __del__; None on trio.
+        self._loop: Any = None
+        self._loop_thread: int | None = None
 
     def __repr__(self) -> str:  # never the API key
         return (
@@ -214,13 +226,19 @@ class HeliconeBatchMapper:
             await client.aclose()
 
     def __del__(self) -> None:
-        # No event loop work here. Ray deletes the mapper as the actor shuts down, from the
-        # actor's main thread while its loop thread may already be stopped: scheduling
-        # ``aclose`` on that loop from here (anyio.from_thread with the loop's token) left
-        # actor processes hanging at exit under Ray 2.60. The pool is dropped instead: its
-        # connections are idle between batches, and the OS closes their sockets as the
-        # actor process exits.
-        self._client = None
+        # Ray 2.60 deletes the mapper from the actor's main thread as the actor shuts down
+        # (``_MapWorker.__ray_shutdown__``), while the asyncio loop that ran the batches runs
+        # forever in a daemon thread. The client's connections belong to that loop, so it is
+        # closed there, with a bounded wait: an unbounded one (``anyio.from_thread.run``)
+        # left actor processes hanging at exit when the loop could not answer. Whatever goes
+        # wrong, the client is dropped and the OS closes its sockets as the process exits.
+        client, self._client = getattr(self, "_client", None), None
+        loop = getattr(self, "_loop", None)
+        if client is None or loop is None:
+            return
+        # __del__ must never raise; dropping the client is the fallback.
+        with contextlib.suppress(Exception):
+            _close_on_loop(client, loop, self._loop_thread)
 
     # -- one batch -----------------------------------------------------------------------------
 
@@ -233,6 +251,7 @@ class HeliconeBatchMapper:
         Returns:
             A ``pyarrow.Table`` with :data:`OUTPUT_SCHEMA`, one row per input row.
         """
+        self._remember_loop()
         rows = _rows(batch)
         lines: list[dict[str, Any] | None] = [None] * len(rows)
         requests: list[BatchRequest] = []
@@ -266,6 +285,17 @@ class HeliconeBatchMapper:
             for name in OUTPUT_SCHEMA.names:
                 columns[name].append(line[name])
         return pa.Table.from_pydict(columns, schema=OUTPUT_SCHEMA)
+
+    def _remember_loop(self) -> None:
+        # The one asyncio import of the package: Ray's UDF loop is an asyncio loop, and no
+        # anyio API hands work to a loop in another thread with a bounded wait.
+        import asyncio
+
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): __del__ can only drop the client
+            self._loop = None
+        self._loop_thread = threading.get_ident()
 
     def _request(self, row: Mapping[str, Any]) -> BatchRequest:
         if self._prompt_column is not None or self._messages_column is not None:
@@ -323,6 +353,56 @@ class HeliconeBatchMapper:
                 _without_nulls(m) if isinstance(m, Mapping) else m for m in messages
             ]
         return BatchRequest(self._url, body, custom_id)
+
+
+_closing: set[Any] = set()  # close tasks running on a loop (asyncio keeps only weak references)
+
+
+def _close_on_loop(client: AsyncHelicone, loop: Any, loop_thread: int | None) -> None:
+    """Close ``client`` on the asyncio ``loop`` that made it, waiting at most ``_CLOSE_WAIT``."""
+    if loop.is_closed() or not loop.is_running():
+        return
+    closing = _LoopClose(client, loop)
+    if threading.get_ident() == loop_thread:  # on the loop itself: it cannot be waited for
+        closing.start()
+        return
+    loop.call_soon_threadsafe(closing.start)
+    if not closing.done.wait(_CLOSE_WAIT):
+        closing.give_up()
+
+
+class _LoopClose:
+    """``client.aclose()`` started on its loop unless given up on first.
+
+    The coroutine is made on the loop's thread, in :meth:`start`, and only if the waiting
+    thread has not given up: a loop that never runs the callback (blocked, or stopped
+    before it) leaves no never-awaited coroutine behind.
+    """
+
+    def __init__(self, client: AsyncHelicone, loop: Any) -> None:
+        self.done = threading.Event()
+        self._client = client
+        self._loop = loop
+        self._mutex = threading.Lock()
+        self._given_up = False
+
+    def start(self) -> None:
+        with self._mutex:
+            if self._given_up:
+                return
+            task = self._loop.create_task(self._client.aclose())
+        _closing.add(task)
+        task.add_done_callback(self._finished)
+
+    def give_up(self) -> None:
+        with self._mutex:
+            self._given_up = True
+
+    def _finished(self, task: Any) -> None:
+        _closing.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed close is not logged as unretrieved
+        self.done.set()
 
 
 def _rows(batch: Any) -> list[dict[str, Any]]:
@@ -383,6 +463,8 @@ class RayRunSummary:
         failed: of those, the rows that failed.
         output_failed: ``custom_id``\\ s whose line in the output is a failure, after the run.
         output_lines: lines in the output after the run (one per ``custom_id``).
+        interrupted: the run ended early because its ``stop`` event was set; the rows not
+            yet answered are sent by a rerun.
     """
 
     skipped: int
@@ -390,6 +472,7 @@ class RayRunSummary:
     failed: int
     output_failed: int
     output_lines: int
+    interrupted: bool = False
 
 
 def run_on_ray(
@@ -403,6 +486,7 @@ def run_on_ray(
     num_cpus: float = 0.5,
     fsync_every: int = 100,
     progress: bool = True,
+    stop: threading.Event | None = None,
     **mapper_options: Any,
 ) -> RayRunSummary:
     """Run a batch job on Ray Data, from OpenAI Batch input to a JSONL output file.
@@ -412,7 +496,18 @@ def run_on_ray(
     finish (one ``write`` per line, from this driver process), and is compacted at the end to
     one line per ``custom_id`` (the latest). With ``resume`` the earlier output is read
     first and the input anti-joined on ``custom_id``: rows whose line there is a success are
-    not sent again; failed and missing ones are. The run holds ``<output>.lock`` throughout.
+    not sent again; failed and missing ones are. The run holds ``<output>.lock`` throughout,
+    from before it starts Ray (so a second run on the same output is refused at once) until
+    after the compaction.
+
+    Stopping: set ``stop`` (from a signal handler or another thread; ``aiohelicone batch
+    --ray`` sets it on Ctrl-C or SIGTERM) and the job ends after the output batch being
+    waited for: its rows are written, the rest are not consumed (the batch iterator is
+    closed, and Ray Data shuts its executor and actors down, cancelling what was in flight),
+    the output is compacted, the lock released, and the summary says ``interrupted``. An
+    exception, ``KeyboardInterrupt`` included, ends it the same way before propagating:
+    finished rows are in a compacted output and the lock is released. Either way a rerun
+    sends only the rest.
 
     Args:
         source: an OpenAI Batch input JSONL path (read with ``ray.data.read_text``, one
@@ -431,6 +526,8 @@ def run_on_ray(
             input, and the job would wait forever.
         fsync_every: ``fsync`` the output every N lines (0: only at the end).
         progress: show Ray Data's progress bars.
+        stop: a ``threading.Event`` checked after each output batch: set, the job stops
+            there (see above).
         **mapper_options: the keyword arguments of :class:`HeliconeBatchMapper`
             (``base_url``, ``concurrency``, ``max_requests_per_minute``,
             ``rate_limit_policy``...).
@@ -449,24 +546,32 @@ def run_on_ray(
     if "actors" in mapper_options:
         raise InvalidInputError("actors", "give it once, to run_on_ray")
     HeliconeBatchMapper(actors=actors, **mapper_options)  # bad options fail here, not in Ray
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(address)
+    from ._batch_output import OutputLock
+
+    lock = OutputLock(output_path)
+    lock.acquire()  # before Ray starts: a second run is refused at once, having sent nothing
     try:
-        return _run_job(
-            source,
-            output_path,
-            resume,
-            actors,
-            batch_size,
-            num_cpus,
-            fsync_every,
-            progress,
-            mapper_options,
-        )
+        started_ray = not ray.is_initialized()
+        if started_ray:
+            ray.init(address)
+        try:
+            return _run_job(
+                source,
+                output_path,
+                resume,
+                actors,
+                batch_size,
+                num_cpus,
+                fsync_every,
+                progress,
+                stop,
+                mapper_options,
+            )
+        finally:
+            if started_ray:  # a Ray this call started is this call's to stop (its agents too)
+                ray.shutdown()
     finally:
-        if started_ray:  # a Ray this call started is this call's to stop (its agents too)
-            ray.shutdown()
+        lock.release()
 
 
 def _run_job(
@@ -478,61 +583,73 @@ def _run_job(
     num_cpus: float,
     fsync_every: int,
     progress: bool,
+    stop: threading.Event | None,
     mapper_options: dict[str, Any],
 ) -> RayRunSummary:
-    from ._batch_output import OutputFile, OutputLock, encode_line
+    """The job, once the lock is held and Ray is up."""
+    from ._batch_output import OutputFile, encode_line
 
     ray.data.DataContext.get_current().enable_progress_bars = progress
-    lock = OutputLock(output_path)
-    lock.acquire()
+    output = OutputFile(output_path, fsync_every)
+    if not resume:
+        with open(output_path, "wb"):
+            pass
+    output.load()
+    done = sorted(key for key, failed in output.latest_failed.items() if not failed)
+    if isinstance(source, str):
+        dataset = ray.data.read_text(source).map_batches(_lines_to_rows, batch_format="pyarrow")
+    else:
+        dataset = source
+    skipped = 0
+    if done:
+        total = dataset.count()
+        dataset = dataset.map_batches(_drop_done, fn_kwargs={"done": done}, batch_format="pyarrow")
+        skipped = total - dataset.count()
+    answered = dataset.map_batches(
+        HeliconeBatchMapper,
+        fn_constructor_kwargs={"actors": actors, **mapper_options},
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=num_cpus,
+        batch_size=batch_size,
+        batch_format="pyarrow",
+    )
+    run = failed = 0
+    interrupted = False
+    output.open()
     try:
-        output = OutputFile(output_path, fsync_every)
-        if not resume:
-            with open(output_path, "wb"):
-                pass
-        output.load()
-        done = sorted(key for key, failed in output.latest_failed.items() if not failed)
-        if isinstance(source, str):
-            dataset = ray.data.read_text(source).map_batches(_lines_to_rows, batch_format="pyarrow")
+        if stop is not None and stop.is_set():  # stopped while Ray was starting
+            interrupted = True
+            batches: Any = iter(())
         else:
-            dataset = source
-        skipped = 0
-        if done:
-            total = dataset.count()
-            dataset = dataset.map_batches(
-                _drop_done, fn_kwargs={"done": done}, batch_format="pyarrow"
-            )
-            skipped = total - dataset.count()
-        answered = dataset.map_batches(
-            HeliconeBatchMapper,
-            fn_constructor_kwargs={"actors": actors, **mapper_options},
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            num_cpus=num_cpus,
-            batch_size=batch_size,
-            batch_format="pyarrow",
-        )
-        run = failed = 0
-        output.open()
+            batches = iter(answered.iter_batches(batch_format="pyarrow", batch_size=None))
         try:
-            for batch in answered.iter_batches(batch_format="pyarrow", batch_size=None):
+            for batch in batches:
                 for row in batch.to_pylist():
                     line = _output_line(row)
                     bad = line["error"] is not None
                     output.append(line["custom_id"], encode_line(line), bad)
                     run += 1
                     failed += bad
+                if stop is not None and stop.is_set():
+                    interrupted = True
+                    break
         finally:
-            output.close()
-            output.compact()
-        return RayRunSummary(
-            skipped=skipped,
-            run=run,
-            failed=failed,
-            output_failed=sum(output.latest_failed.values()),
-            output_lines=len(output.latest_failed),
-        )
+            # Ray Data's iterator shuts its executor (and the actors) down when closed; an
+            # abandoned one would keep the actors sending until it is collected.
+            close = getattr(batches, "close", None)
+            if callable(close):
+                close()
     finally:
-        lock.release()
+        output.close()
+        output.compact()
+    return RayRunSummary(
+        skipped=skipped,
+        run=run,
+        failed=failed,
+        output_failed=sum(output.latest_failed.values()),
+        output_lines=len(output.latest_failed),
+        interrupted=interrupted,
+    )
 
 
 def _lines_to_rows(batch: Any) -> Any:

@@ -7,9 +7,12 @@ loopback port; its request records say what was sent. Run with ``pytest -m ray``
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,3 +248,288 @@ def test_cli_batch_ray(tmp_path: Path) -> None:
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "0 run" in again.stderr and "100 skipped" in again.stderr
+
+
+def _slow_input(path: Path, rows: int) -> None:
+    path.write_text("\n".join(_line(n) for n in range(rows)) + "\n")
+
+
+def _wait_for_lines(path: Path, process: subprocess.Popen[str] | None = None) -> None:
+    """Wait (generously: Ray starts slowly on a busy machine) until ``path`` has a line."""
+    for _ in range(1200):
+        if path.exists() and path.stat().st_size:
+            return
+        assert process is None or process.poll() is None, "the run ended before any line"
+        time.sleep(0.25)
+    raise AssertionError(f"no line in {path}")
+
+
+def _lock_is_free(output: Path) -> bool:
+    from aiohelicone._batch_output import OutputLock, OutputLocked
+
+    lock = OutputLock(str(output))
+    try:
+        lock.acquire()
+    except OutputLocked:
+        return False
+    lock.release()
+    return True
+
+
+def test_cli_batch_ray_refuses_a_second_run_and_stops_on_sigint(
+    fake: tuple[ThreadedFake, Faults], tmp_path: Path
+) -> None:
+    """--ray: a second run on the same output exits 4 sending nothing; SIGINT saves and exits 130."""
+    served, _ = fake
+    rows = 3000
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _slow_input(source, rows)
+    command = [sys.executable, "-m", "aiohelicone", "batch", str(source), "-o", str(output)]
+    command += ["--ray", "-q", "--ray-actors", "1", "--concurrency", "8"]
+    first = subprocess.Popen(
+        [*command, "--fake", "--fake-latency", "0.1"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_for_lines(output, first)
+        # A second run on the same output, against a gateway whose records we can read.
+        env = {**os.environ, "HELICONE_API_KEY": "sk-helicone-test"}
+        second = subprocess.run(
+            [*command, "--base-url", f"{served.url}/v1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert second.returncode == 4, second.stderr[-2000:]
+        # The message of the command without --ray, from run_on_ray's one lock, taken
+        # before Ray starts (there is no second acquisition for another run to slip before).
+        assert (
+            f"another aiohelicone batch run is using {output} (it holds {output}.lock); "
+            "nothing was sent" in second.stderr
+        )
+        assert "Started a local Ray" not in second.stderr
+        assert list(served.gateway.requests) == []
+        assert first.poll() is None, "the first run must still be running for the SIGINT"
+
+        first.send_signal(signal.SIGINT)
+        _, stderr = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 130, stderr[-2000:]
+    assert "interrupted by SIGINT" in stderr
+    assert "rerun the same command to resume" in stderr
+    text = output.read_text()
+    assert text.endswith("\n")  # no torn last line
+    saved = _read_output(output)  # compacted: one line per custom_id
+    assert 0 < len(saved) < rows
+    assert all(line["error"] is None for line in saved.values())
+    assert _lock_is_free(output)
+
+    again = subprocess.run([*command, "--fake"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{rows - len(saved)} run" in again.stderr
+    assert f"{len(saved)} skipped" in again.stderr
+    assert len(_read_output(output)) == rows
+
+
+def test_run_on_ray_stop_event(
+    local_ray: None, fake: tuple[ThreadedFake, Faults], tmp_path: Path
+) -> None:
+    """Setting `stop` ends the job early: finished rows saved and compacted, lock released."""
+    from aiohelicone.ray import run_on_ray
+
+    served, faults = fake
+    faults.persistent = False
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _slow_input(source, ROWS)
+    stop = threading.Event()
+    served.gateway.script("*", [Respond(_slowly(faults))], repeat=True)
+
+    def set_stop() -> None:
+        _wait_for_lines(output)
+        stop.set()
+
+    setter = threading.Thread(target=set_stop, daemon=True)
+    setter.start()
+    options = {"base_url": f"{served.url}/v1", "api_key": "sk-helicone-test", "concurrency": 4}
+    summary = run_on_ray(str(source), str(output), actors=1, progress=False, stop=stop, **options)
+    setter.join(10)
+    assert summary.interrupted
+    saved = _read_output(output)
+    assert 0 < summary.run == len(saved) == summary.output_lines < ROWS
+    assert _lock_is_free(output)
+
+
+def _slowly(faults: Faults) -> Any:
+    from aiohelicone.testing import Delay
+
+    def decide(record: Any) -> Any:
+        return Delay(0.05, faults(record))
+
+    return decide
+
+
+def test_run_on_ray_keyboard_interrupt_leaves_a_compacted_output(
+    local_ray: None, fake: tuple[ThreadedFake, Faults], tmp_path: Path
+) -> None:
+    """Ctrl-C in the main thread during run_on_ray: output compacted, lock released, Ray usable."""
+    from aiohelicone.ray import run_on_ray
+
+    served, faults = fake
+    faults.persistent = False
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _slow_input(source, ROWS)
+    served.gateway.script("*", [Respond(_slowly(faults))], repeat=True)
+
+    def interrupt() -> None:
+        _wait_for_lines(output)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt, daemon=True)
+    interrupter.start()
+    options = {"base_url": f"{served.url}/v1", "api_key": "sk-helicone-test", "concurrency": 4}
+    with pytest.raises(KeyboardInterrupt):
+        run_on_ray(str(source), str(output), actors=1, progress=False, **options)
+    interrupter.join(10)
+    assert output.read_text().endswith("\n")
+    saved = _read_output(output)
+    assert 0 < len(saved) < ROWS
+    assert _lock_is_free(output)
+    # The rerun sends only the rest.
+    served.gateway.clear()
+    served.gateway.script("*", [Respond(faults)], repeat=True)
+    summary = run_on_ray(str(source), str(output), actors=1, progress=False, **options)
+    assert summary.skipped == len(saved) and summary.run == ROWS - len(saved)
+    assert set(served.sent_ids()) == {f"r{n}" for n in range(ROWS)} - set(saved)
+
+
+class LoopThread:
+    """An asyncio loop running forever in a daemon thread, as Ray runs an async mapper."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Any) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(60)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def _table(rows: int) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pylist([{"line": _line(n)} for n in range(rows)])
+
+
+def _mapper(served: ThreadedFake) -> Any:
+    from aiohelicone.ray import HeliconeBatchMapper
+
+    return HeliconeBatchMapper(base_url=f"{served.url}/v1", api_key="sk-helicone-test")
+
+
+def _refused_mapper() -> Any:
+    """A mapper whose gateway refuses connections: its client never holds an open socket."""
+    import socket
+
+    from aiohelicone.ray import HeliconeBatchMapper
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return HeliconeBatchMapper(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-helicone-test", max_retries=0
+    )
+
+
+def test_mapper_del_closes_the_client_on_its_loop(fake: tuple[ThreadedFake, Faults]) -> None:
+    """Deleted from another thread (Ray's shutdown), the mapper closes its client on its loop."""
+    from aiohelicone import APIConnectionError
+
+    served, _ = fake
+    runner = LoopThread()
+    try:
+        mapper = _mapper(served)
+        out = runner.run(mapper(_table(8)))
+        assert out.column("status_code").to_pylist()[:7] == [200] * 7
+        client = mapper._client
+        assert client is not None and not client.is_closed
+        del mapper  # from this (the main) thread, while the loop runs in its own
+        assert client.is_closed
+        with pytest.raises(APIConnectionError, match="closed"):
+            runner.run(client.models.list())
+    finally:
+        runner.close()
+
+
+def test_mapper_del_gives_up_on_a_blocked_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop that cannot answer is waited for only briefly: __del__ returns, the client dropped."""
+    import aiohelicone.ray
+
+    monkeypatch.setattr(aiohelicone.ray, "_CLOSE_WAIT", 0.2)
+    runner = LoopThread()
+    blocked, release = threading.Event(), threading.Event()
+
+    def block() -> None:
+        blocked.set()
+        release.wait(60)
+
+    try:
+        mapper = _refused_mapper()
+        runner.run(mapper(_table(2)))
+        client = mapper._client
+        runner.loop.call_soon_threadsafe(block)
+        assert blocked.wait(10)
+        del mapper  # returns after the bounded wait (a hang here is the bug)
+        release.set()
+        assert client is not None and not client.is_closed  # given up on: dropped, not closed
+    finally:
+        release.set()
+        runner.close()
+
+
+def test_mapper_del_without_a_running_loop_drops_the_client() -> None:
+    """After asyncio.run (a closed loop) or on trio, __del__ only drops the client, silently."""
+    import asyncio
+
+    import trio
+
+    runs = (lambda m: asyncio.run(m(_table(2))), lambda m: trio.run(m, _table(2)))
+    for run in runs:
+        mapper = _refused_mapper()
+        out = run(mapper)
+        assert out.column("status_code").to_pylist() == [None, None]  # connection refused
+        client = mapper._client
+        del mapper
+        assert client is not None and not client.is_closed
+
+
+def test_mapper_del_on_its_own_loop_schedules_the_close(fake: tuple[ThreadedFake, Faults]) -> None:
+    """Deleted on the loop's own thread, the mapper schedules the close without waiting."""
+    import asyncio
+
+    served, _ = fake
+
+    async def main() -> bool:
+        mapper = _mapper(served)
+        await mapper(_table(2))
+        client = mapper._client
+        assert client is not None
+        del mapper
+        for _ in range(100):
+            if client.is_closed:
+                break
+            await asyncio.sleep(0.01)
+        return client.is_closed
+
+    assert asyncio.run(main())
