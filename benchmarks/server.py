@@ -22,8 +22,20 @@ Endpoints (all HTTP/1.1, keep-alive; request bodies must carry ``Content-Length`
   events (one word each, ~150 bytes), the text, part and item done, ``response.completed``
   (with the whole response and usage); N events in all (``x-bench-chunks``), no ``[DONE]``.
 - ``POST /v1/embeddings``: a small ``list`` of one 8-float embedding with ``usage``.
-- ``GET /_bench/stats``: ``{"cpu_s": <server process CPU seconds>, "requests": <count>}``, so a
-  benchmark can check how busy the server was during its measured window.
+- ``GET /_bench/stats``: ``{"cpu_s": <server process CPU seconds>, "requests": <count>,
+  "max_in_flight": <most chat answers waiting at once>}``, so a benchmark can check how busy
+  the server was during its measured window; ``POST /_bench/reset`` zeroes ``max_in_flight``
+  and forgets the fault script's attempts.
+
+Two options make it a slow, faulty provider (for ``bench_ray.py``), for whole chat answers:
+
+- ``--latency-ms N`` answers each one N ms after its request arrived (as a provider's time to
+  answer), without holding the connection's later requests back; ``max_in_flight`` then shows
+  how many requests a client really kept in flight.
+- ``--faults`` answers by the row number in the first message's content (``"r<n>"``): row
+  n % 50 == 7 gets a 429 (``X-Helicone-Error: rate_limited``, no ``Retry-After``, as the
+  gateway sends a rate-limit hit) on its first attempt, n % 50 == 13 a 503 on its first
+  attempt, and n % 100 == 99 a 500 (``all_attempts_failed``) on every attempt.
 
 Run it as ``python benchmarks/server.py [--port 0] [--events-per-chunk 1]``; it prints the bound
 port on stdout (one line, just the number) once it is ready, and stops on SIGTERM, SIGINT or
@@ -37,6 +49,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -339,6 +352,48 @@ def responses_stream_response(chunks: int) -> bytes:
 
 class _Stats:
     requests = 0
+    in_flight = 0
+    max_in_flight = 0
+
+
+# Set by --latency-ms and --faults (see the module docstring).
+LATENCY_S = 0.0
+FAULTS = False
+_attempts: dict[int, int] = {}
+_ROW = re.compile(rb'"content":\s*"r(\d+)"')
+
+
+def _error(status: str, code: str, message: str, extra: str = "") -> bytes:
+    body = _json({"error": {"message": message, "type": code, "param": None, "code": code}})
+    head = (
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n{extra}\r\n"
+    )
+    return head.encode() + body
+
+
+RATE_LIMITED = _error(
+    "429 Too Many Requests", "rate_limited", "Rate limited", "x-helicone-error: rate_limited\r\n"
+)
+UNAVAILABLE = _error("503 Service Unavailable", "service_unavailable", "provider unavailable")
+ALL_FAILED = _error("500 Internal Server Error", "all_attempts_failed", "all attempts failed")
+
+
+def fault_answer(body: bytes) -> bytes | None:
+    """The fault script's answer to a chat request, or None for a normal answer."""
+    match = _ROW.search(body)
+    if match is None:
+        return None
+    row = int(match.group(1))
+    seen = _attempts.get(row, 0)
+    _attempts[row] = seen + 1
+    if row % 50 == 7 and seen == 0:
+        return RATE_LIMITED
+    if row % 50 == 13 and seen == 0:
+        return UNAVAILABLE
+    if row % 100 == 99:
+        return ALL_FAILED
+    return None
 
 
 class BenchProtocol(asyncio.Protocol):
@@ -379,6 +434,15 @@ class BenchProtocol(asyncio.Protocol):
             transport.close()
             self._transport = None
 
+    def _answer_later(self, answer: bytes, close: bool) -> None:
+        _Stats.in_flight += 1
+        _Stats.max_in_flight = max(_Stats.max_in_flight, _Stats.in_flight)
+        asyncio.get_running_loop().call_later(LATENCY_S, self._answered, answer, close)
+
+    def _answered(self, answer: bytes, close: bool) -> None:
+        _Stats.in_flight -= 1
+        self._finish(answer, close=close)
+
     def _handle(self, end: int) -> bool:
         """Handle the request whose head ends at ``end``; False when its body is incomplete."""
         buf = self._buf
@@ -418,15 +482,31 @@ class BenchProtocol(asyncio.Protocol):
             if b'"stream":true' in body or b'"stream": true' in body:
                 self._finish(stream_response(chunks, encoding), close=close)
             else:
-                self._finish(CHAT_RESPONSE, close=close)
+                answer = (FAULTS and fault_answer(body)) or CHAT_RESPONSE
+                if LATENCY_S:
+                    self._answer_later(answer, close)
+                else:
+                    self._finish(answer, close=close)
         elif method == b"POST" and path.endswith(b"/responses"):
             self._finish(responses_stream_response(chunks), close=close)
         elif method == b"POST" and path.endswith(b"/embeddings"):
             self._finish(EMBEDDING_RESPONSE, close=close)
         elif method == b"GET" and path == b"/_bench/stats":
-            stats = _json({"cpu_s": time.process_time(), "requests": _Stats.requests})
+            stats = _json(
+                {
+                    "cpu_s": time.process_time(),
+                    "requests": _Stats.requests,
+                    "max_in_flight": _Stats.max_in_flight,
+                }
+            )
             self._finish(
                 _response("200 OK", "application/json", stats, helicone=False), close=close
+            )
+        elif method == b"POST" and path == b"/_bench/reset":
+            _Stats.max_in_flight = _Stats.in_flight
+            _attempts.clear()
+            self._finish(
+                _response("200 OK", "application/json", b"{}", helicone=False), close=close
             )
         else:
             self._finish(NOT_FOUND, close=close)
@@ -467,9 +547,20 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="SSE events per HTTP chunk in streams (default 1; 0 = the whole stream in one)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="answer whole chat completions this long after their request (default 0)",
+    )
+    parser.add_argument(
+        "--faults", action="store_true", help="the fault script of the module docstring"
+    )
     args = parser.parse_args(argv)
-    global EVENTS_PER_CHUNK
+    global EVENTS_PER_CHUNK, LATENCY_S, FAULTS
     EVENTS_PER_CHUNK = max(args.events_per_chunk, 0)
+    LATENCY_S = max(args.latency_ms, 0.0) / 1000
+    FAULTS = args.faults
     if not args.no_pin:
         pin_to_cpu(1)
     try:
