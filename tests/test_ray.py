@@ -340,12 +340,8 @@ def test_run_on_ray_stop_event(
     """Setting `stop` ends the job early: finished rows saved and compacted, lock released."""
     from aiohelicone.ray import run_on_ray
 
-    served, faults = fake
-    faults.persistent = False
-    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    _slow_input(source, ROWS)
+    served, source, output = _slow_job(fake, tmp_path)
     stop = threading.Event()
-    served.gateway.script("*", [Respond(_slowly(faults))], repeat=True)
 
     def set_stop() -> None:
         _wait_for_lines(output)
@@ -360,6 +356,16 @@ def test_run_on_ray_stop_event(
     saved = _read_output(output)
     assert 0 < summary.run == len(saved) == summary.output_lines < ROWS
     assert _lock_is_free(output)
+
+
+def _slow_job(fake: tuple[ThreadedFake, Faults], tmp_path: Path) -> tuple[ThreadedFake, Path, Path]:
+    """A ROWS-line input and a fake that answers each request 50 ms late, only transient faults."""
+    served, faults = fake
+    faults.persistent = False
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _slow_input(source, ROWS)
+    served.gateway.script("*", [Respond(_slowly(faults))], repeat=True)
+    return served, source, output
 
 
 def _slowly(faults: Faults) -> Any:
@@ -377,11 +383,7 @@ def test_run_on_ray_keyboard_interrupt_leaves_a_compacted_output(
     """Ctrl-C in the main thread during run_on_ray: output compacted, lock released, Ray usable."""
     from aiohelicone.ray import run_on_ray
 
-    served, faults = fake
-    faults.persistent = False
-    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    _slow_input(source, ROWS)
-    served.gateway.script("*", [Respond(_slowly(faults))], repeat=True)
+    served, source, output = _slow_job(fake, tmp_path)
 
     def interrupt() -> None:
         _wait_for_lines(output)
@@ -399,7 +401,7 @@ def test_run_on_ray_keyboard_interrupt_leaves_a_compacted_output(
     assert _lock_is_free(output)
     # The rerun sends only the rest.
     served.gateway.clear()
-    served.gateway.script("*", [Respond(faults)], repeat=True)
+    served.gateway.script("*", [Respond(fake[1])], repeat=True)
     summary = run_on_ray(str(source), str(output), actors=1, progress=False, **options)
     assert summary.skipped == len(saved) and summary.run == ROWS - len(saved)
     assert set(served.sent_ids()) == {f"r{n}" for n in range(ROWS)} - set(saved)
