@@ -72,7 +72,18 @@ from ._batch_output import (
     result_line,
 )
 from ._cli_batch_input import InputProblems, _requests, scan_input
-from ._cli_batch_ray import output_locked_message, run_ray_command
+from ._cli_batch_ray import run_ray_command
+from ._cli_exits import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_OUTPUT_LOCKED,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_SOME_FAILED,
+    output_locked_message,
+)
+from ._cli_exits import err as _err
 from ._cli_progress import Progress, _NoProgress, make_progress
 
 if TYPE_CHECKING:
@@ -80,23 +91,11 @@ if TYPE_CHECKING:
 
 __all__ = ["add_batch_parser", "run_batch_command"]
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
-EXIT_SOME_FAILED = 3
-EXIT_OUTPUT_LOCKED = 4
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
-
 _MAX_PROBLEMS_SHOWN = 50
 _SCRIPTED_FAILURE = (
     b'{"error":{"message":"scripted failure (--fake-fail-rate)",'
     b'"type":"invalid_request_error","code":"fake_failure"}}'
 )
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 # -- the command ------------------------------------------------------------------------------

@@ -22,28 +22,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["output_locked_message", "run_ray_command"]
+from ._cli_exits import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_OUTPUT_LOCKED,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_SOME_FAILED,
+    output_locked_message,
+)
+from ._cli_exits import err as _err
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
-EXIT_SOME_FAILED = 3
-EXIT_OUTPUT_LOCKED = 4
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def output_locked_message(output: str, lock_path: str) -> str:
-    """What ``aiohelicone batch`` says when another run holds ``lock_path`` (exit status 4)."""
-    return (
-        f"aiohelicone batch: error: another aiohelicone batch run is using {output} "
-        f"(it holds {lock_path}); nothing was sent. Wait for it to finish, or give this "
-        "run another --output"
-    )
+__all__ = ["run_ray_command"]
 
 
 async def run_ray_command(

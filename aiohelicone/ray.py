@@ -602,9 +602,13 @@ def _run_job(
         dataset = source
     skipped = 0
     if done:
-        total = dataset.count()
-        dataset = dataset.map_batches(_drop_done, fn_kwargs={"done": done}, batch_format="pyarrow")
-        skipped = total - dataset.count()
+        done_rows = dataset.map_batches(
+            _split_done, fn_kwargs={"done": done, "keep_done": True}, batch_format="pyarrow"
+        )
+        skipped = done_rows.count()  # one pass over the input, not a count before and after
+        dataset = dataset.map_batches(
+            _split_done, fn_kwargs={"done": done, "keep_done": False}, batch_format="pyarrow"
+        )
     answered = dataset.map_batches(
         HeliconeBatchMapper,
         fn_constructor_kwargs={"actors": actors, **mapper_options},
@@ -678,11 +682,12 @@ def _lines_to_rows(batch: Any) -> Any:
     )
 
 
-def _drop_done(batch: Any, done: list[str]) -> Any:
+def _split_done(batch: Any, done: list[str], keep_done: bool) -> Any:
+    """The rows of ``batch`` whose ``custom_id`` is in ``done`` (``keep_done``), or the others."""
     import pyarrow.compute as pc
 
-    keep = pc.invert(pc.is_in(batch.column("custom_id"), value_set=pa.array(done, pa.string())))
-    return batch.filter(keep)
+    is_done = pc.is_in(batch.column("custom_id"), value_set=pa.array(done, pa.string()))
+    return batch.filter(is_done if keep_done else pc.invert(is_done))
 
 
 def _output_line(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -281,9 +281,8 @@ def _server(latency_ms: float, faults: bool) -> tuple[subprocess.Popen[str], int
 
 
 def _http(port: int, method: str, path: str) -> dict[str, Any]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=b"")
-    if method == "GET":
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    data = b"" if method == "POST" else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=data)
     with urllib.request.urlopen(request, timeout=10) as answer:
         result: dict[str, Any] = json.loads(answer.read())
         return result

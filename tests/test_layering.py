@@ -100,6 +100,7 @@ LAYERS: dict[int, tuple[str, frozenset[str]]] = {
                 "_cli_batch",
                 "_cli_batch_input",
                 "_cli_batch_ray",
+                "_cli_exits",
                 "_cli_progress",
                 "_cli_report",
             }
